@@ -1,0 +1,65 @@
+# openblade.kvm: `make demo` runs the main job on the virtual blade lab, `make test` runs
+# every tier. Both set up what they need (apt packages, .venv) on a Debian 12 host as root.
+SHELL := /bin/bash
+VENV := .venv/bin
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+LAB := lab/lab
+# How many blades the lab tier boots (once) for all lab tests and Molecule scenarios.
+LAB_BLADES ?= 2
+
+.PHONY: help setup demo test quick lint unit integration-host lab-up lab-tests molecule lab-down build clean
+
+help:
+	@echo "make demo   - boot the lab and run playbooks/site.yml on it"
+	@echo "make test   - every tier: lint, unit, host integration, lab + Molecule"
+	@echo "make quick  - lint, unit and host integration only (no lab)"
+
+setup:
+	@tools/setup-host.sh
+
+demo: setup
+	$(LAB) up --blades $(LAB_BLADES)
+	$(VENV)/ansible-playbook -i inventories/lab playbooks/site.yml
+	@$(LAB) status
+
+test: setup
+	@FINALLY=lab-down tools/tiers.sh lint unit integration-host lab-up lab-tests molecule
+
+quick: setup
+	@tools/tiers.sh lint unit integration-host
+
+lint:
+	$(VENV)/ruff check plugins lab tests tools conftest.py lab/lab molecule
+	$(VENV)/python tools/check_docs.py
+	$(VENV)/antsibull-changelog lint
+	$(VENV)/ansible-playbook --syntax-check -i inventories/lab playbooks/*.yml
+	$(MAKE) --no-print-directory build
+
+# Build the collection tarball and install it into a scratch path, as a user would.
+build:
+	rm -rf .build/install openblade-kvm-*.tar.gz
+	$(VENV)/ansible-galaxy collection build --force .
+	$(VENV)/ansible-galaxy collection install -p .build/install openblade-kvm-*.tar.gz
+	ANSIBLE_COLLECTIONS_PATH=.build/install $(VENV)/ansible-doc -l openblade.kvm
+
+unit:
+	$(VENV)/python -m pytest tests/unit -q
+
+integration-host:
+	$(VENV)/python -m pytest tests/integration/host -q
+
+lab-up:
+	$(LAB) up --blades $(LAB_BLADES)
+
+lab-tests:
+	$(VENV)/python -m pytest tests/integration/lab -q
+
+molecule:
+	OPENBLADE_LAB_KEEP=1 $(VENV)/molecule test --all
+
+lab-down:
+	$(LAB) down
+
+clean: lab-down
+	rm -rf .build .venv openblade-kvm-*.tar.gz

@@ -1,0 +1,41 @@
+"""Lab tier: tests that run against the blades `lab up` booted (make lab-up)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LAB_DIR = Path(__file__).resolve().parents[3] / "lab"
+sys.path.insert(0, str(LAB_DIR))
+import blades as lab_blades  # noqa: E402
+import image as lab_image  # noqa: E402
+
+
+class Blade:
+    """One running blade, reached over its forwarded SSH port."""
+
+    def __init__(self, index):
+        self.index = index
+        self.name = lab_blades.blade_name(index)
+
+    def run(self, command, check=True, timeout=300):
+        argv = lab_blades.ssh_argv(lab_image.image_dir(), self.index, command)
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{self.name}: `{command}` failed with rc {proc.returncode}: "
+                                 f"{proc.stderr.strip() or proc.stdout.strip()}")
+        return proc
+
+    def __repr__(self):
+        return self.name
+
+
+@pytest.fixture(scope="session")
+def blades():
+    running = lab_blades.running_blades()
+    if not running:
+        pytest.fail("no lab blades are running: run `lab/lab up --blades 2` (make lab-up) first")
+    return [Blade(i) for i in running]

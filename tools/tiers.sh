@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Run test tiers in order, time each one, and always print the table at the end.
+# Usage: tools/tiers.sh tier [tier...]   (tiers are Makefile targets)
+# FINALLY=target runs that target at the end whatever happened (e.g. lab-down).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+declare -a rows=()
+status=0
+report() {
+  echo
+  echo "== test tiers =="
+  printf '%-18s %8s  %s\n' tier seconds result
+  for row in "${rows[@]}"; do printf '%-18s %8s  %s\n' $row; done
+}
+finish() {
+  [[ -n "${FINALLY:-}" ]] && make --no-print-directory "$FINALLY"
+  report
+}
+trap finish EXIT
+for tier in "$@"; do
+  start=$(date +%s)
+  echo "== tier $tier =="
+  if make --no-print-directory "$tier"; then result=passed; else result=FAILED; status=1; fi
+  rows+=("$tier $(( $(date +%s) - start )) $result")
+  [[ $result == passed ]] || break
+done
+exit $status
