@@ -11,7 +11,6 @@ import pytest
 LAB_DIR = Path(__file__).resolve().parents[3] / "lab"
 sys.path.insert(0, str(LAB_DIR))
 import blades as lab_blades  # noqa: E402
-import image as lab_image  # noqa: E402
 
 
 class Blade:
@@ -22,7 +21,7 @@ class Blade:
         self.name = lab_blades.blade_name(index)
 
     def run(self, command, check=True, timeout=300):
-        argv = lab_blades.ssh_argv(lab_image.image_dir(), self.index, command)
+        argv = lab_blades.ssh_argv(self.index, command)
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(f"{self.name}: `{command}` failed with rc {proc.returncode}: "
