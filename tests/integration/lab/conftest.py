@@ -10,7 +10,9 @@ import pytest
 
 LAB_DIR = Path(__file__).resolve().parents[3] / "lab"
 sys.path.insert(0, str(LAB_DIR))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import blades as lab_blades  # noqa: E402
+import harness  # noqa: E402
 
 
 class Blade:
@@ -27,6 +29,14 @@ class Blade:
             raise AssertionError(f"{self.name}: `{command}` failed with rc {proc.returncode}: "
                                  f"{proc.stderr.strip() or proc.stdout.strip()}")
         return proc
+
+    def module(self, name, args, check=False, diff=False):
+        """Run openblade.kvm.<name> on this blade through Ansible; the result dict."""
+        return harness.ansible_module(name, args, host=self.name, check=check, diff=diff)
+
+    def apply(self, name, args, diff=False, expect_failure=False):
+        """Check mode, then the real run, asserting both report the same actions."""
+        return harness.apply(name, args, host=self.name, diff=diff, expect_failure=expect_failure)
 
     def __repr__(self):
         return self.name

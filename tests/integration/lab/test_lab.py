@@ -52,3 +52,13 @@ def test_tagged_frames_cross_the_trunk(blades):
         for blade in blades:
             blade.run(f"ip link del {vlan_if}; ip link del trunk0.3998; ip link set trunk0 down",
                       check=False)
+
+
+def test_modules_run_on_blades_through_ansible(blades):
+    # The harness the storage and network suites use: a real module over SSH.
+    result = blades[0].module("hypervisor_info", {})
+    assert result["changed"] is False
+    facts = result["hypervisor"]
+    assert facts["libvirt_version"].startswith("9.")
+    assert facts["can_run_guests"] is True
+    assert facts["cpu_count"] >= 1
