@@ -75,7 +75,7 @@ def main():
     if out.returncode != 0:
         problems.append(f"ansible-doc failed: {out.stderr.strip()}")
     docs = json.loads(out.stdout) if out.returncode == 0 else {}
-    for module, name in zip(modules, names):
+    for module, name in zip(modules, names, strict=True):
         entry = docs.get(name, {})
         doc = entry.get("doc", {})
         if not doc.get("description"):

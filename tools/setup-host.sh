@@ -31,11 +31,11 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 1
 fi
 stamp=.venv/.requirements.sha256
-want=$(cat requirements.txt requirements-test.txt | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-test.txt constraints.txt | sha256sum | cut -d' ' -f1)
 if [[ ! -x .venv/bin/python || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
   echo "setup: building .venv from requirements-test.txt"
   "$PYTHON" -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements-test.txt -c constraints.txt
   echo "$want" > "$stamp"
 fi
 
