@@ -85,6 +85,14 @@ def main():
         if not entry.get("return"):
             problems.append(f"{name}: RETURN missing")
         compare(f"{name}: ", argument_spec(module), doc.get("options"), problems)
+    filters = [f"openblade.kvm.{p.stem}" for p in sorted((ROOT / "plugins/filter").glob("*.py"))]
+    if filters:
+        out = subprocess.run(["ansible-doc", "-t", "filter", "--json", *filters],
+                             capture_output=True, text=True, cwd=ROOT)
+        rendered = json.loads(out.stdout) if out.returncode == 0 else {}
+        for name in filters:
+            if not rendered.get(name, {}).get("doc", {}).get("description"):
+                problems.append(f"filter {name}: DOCUMENTATION missing or unreadable {out.stderr.strip()}")
     roles = sorted(p for p in (ROOT / "roles").iterdir() if p.is_dir())
     for role in roles:
         for required in ("README.md", "meta/argument_specs.yml", "meta/main.yml"):
@@ -92,7 +100,8 @@ def main():
                 problems.append(f"role {role.name}: {required} missing")
     for problem in problems:
         print(f"check_docs: {problem}", file=sys.stderr)
-    print(f"check_docs: {len(modules)} modules, {len(roles)} roles, {len(problems)} problems")
+    print(f"check_docs: {len(modules)} modules, {len(filters)} filters, {len(roles)} roles, "
+          f"{len(problems)} problems")
     return 1 if problems else 0
 
 
