@@ -11,6 +11,7 @@ and in a real run, check mode predicts the real run exactly.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 
@@ -86,6 +87,14 @@ class Resource:
     def result(self, current, desired, plan, applied):
         return {}
 
+    def lock(self):
+        """A context manager held from observe to the last action (and ``result``).
+
+        Holding one lock across the whole cycle means no other run can change the
+        resource between what we saw and what we do.  No lock by default.
+        """
+        return contextlib.nullcontext()
+
 
 def reconcile(resource, check_mode=False, diff_mode=False):
     """Run the observe/compare/plan/apply cycle and build the module result.
@@ -94,6 +103,11 @@ def reconcile(resource, check_mode=False, diff_mode=False):
     would be done in check mode) and, when ``diff_mode``, ``diff`` with the managed
     fields before and after.
     """
+    with resource.lock():
+        return _reconcile(resource, check_mode, diff_mode)
+
+
+def _reconcile(resource, check_mode, diff_mode):
     current = resource.observe()
     desired = resource.desired(copy.deepcopy(current))
     plan = resource.plan(current, desired)

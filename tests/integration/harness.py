@@ -36,16 +36,40 @@ def ansible_module(module, args, host="localhost", check=False, diff=False, time
         argv.append("--check")
     if diff:
         argv.append("--diff")
+    proc, lines = _run_ansible(argv, timeout)
+    if len(lines) != 1:
+        raise AssertionError(f"ansible wrote {len(lines)} results (rc {proc.returncode})\n"
+                             f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}")
+    return json.loads(lines[0])
+
+
+def _run_ansible(argv, timeout):
+    """Run an ansible command; (process, one JSON line per task result)."""
     with tempfile.NamedTemporaryFile(prefix="openblade-result-", suffix=".json") as output:
         env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_CALLBACKS_ENABLED="result_file",
                    ANSIBLE_CALLBACK_PLUGINS=CALLBACKS, OPENBLADE_RESULT_FILE=output.name,
                    ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
         proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
         lines = output.read().decode().splitlines()
-    if len(lines) != 1:
-        raise AssertionError(f"ansible wrote {len(lines)} results (rc {proc.returncode})\n"
+    return proc, lines
+
+
+def ansible_playbook(playbook, host, check=False, diff=False, timeout=1800):
+    """Run ``playbook`` (a path) against ``host`` of the lab inventory; every task result.
+
+    A loop task is one result whose ``results`` hold the items.  A failed run raises.
+    """
+    ansible_playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    argv = [ansible_playbook, "-i", LAB_INVENTORY, "--limit", host, playbook]
+    if check:
+        argv.append("--check")
+    if diff:
+        argv.append("--diff")
+    proc, lines = _run_ansible(argv, timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"ansible-playbook failed with rc {proc.returncode}\n"
                              f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}")
-    return json.loads(lines[0])
+    return [json.loads(line) for line in lines]
 
 
 def apply(module, args, host="localhost", diff=False, expect_failure=False):

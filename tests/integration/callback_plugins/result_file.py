@@ -29,12 +29,14 @@ class CallbackModule(CallbackBase):
     CALLBACK_NAME = "result_file"
     CALLBACK_NEEDS_ENABLED = True
 
-    def _write(self, result):
+    def _write(self, result, failed):
+        # The executor keeps 'failed' out of the result dict it hands to callbacks.
+        data = dict(result._result, failed=failed)
         with open(os.environ["OPENBLADE_RESULT_FILE"], "a") as handle:
-            handle.write(json.dumps(result._result, default=str) + "\n")
+            handle.write(json.dumps(data, default=str) + "\n")
 
     def v2_runner_on_ok(self, result):
-        self._write(result)
+        self._write(result, failed=False)
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
-        self._write(result)
+        self._write(result, failed=True)

@@ -1,0 +1,162 @@
+# -*- coding: utf-8 -*-
+# Copyright: openblade.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Classify each difference between two sets of managed fields by when it can take effect.
+
+======================================  =========================================================
+change                                  class for a running (or paused) guest
+======================================  =========================================================
+memory (current), new value <= max      live: balloon, applied to the guest and its config
+vcpus, more but <= max_vcpus            live: vCPU hotplug
+vcpus, fewer                            next boot (unplug needs the guest's cooperation)
+NIC added or removed                    live: hotplug
+disk added or removed (virtio/scsi/usb) live: hotplug; on sata/ide buses next boot
+max_memory, max_vcpus, cpu, kernel,     next boot: the persistent config is updated and
+initrd, cmdline, serial console,        ``reboot_required`` is returned
+domain_type, changed NIC or disk,
+cloud-init seed, xml template,
+machine version within one family
+description, cluster, ownership marker  config: metadata only, nothing to reboot for
+uuid                                    impossible: libvirt refuses to change a UUID
+machine family (i440fx <-> q35)         impossible: the PCI topology differs and libvirt
+                                        refuses the redefine
+firmware (bios <-> uefi)                impossible: an installed guest boots through its
+                                        firmware's loader and would not come up
+======================================  =========================================================
+
+``domain_type`` (kvm <-> qemu) is a next-boot change: libvirt accepts the redefine and
+the guest sees the same virtual hardware, only slower or faster.  Impossible changes
+fail with an explanation unless ``recreate: true``.  On a guest that is not running
+every change simply lands in its persistent config.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.model import (
+    HOTPLUG_BUSES,
+    machine_family,
+)
+
+LIVE = "live"
+NEXT_BOOT = "next_boot"
+IMPOSSIBLE = "impossible"
+CONFIG = "config"
+
+NEXT_BOOT_FIELDS = (
+    "max_memory", "max_vcpus", "cpu_mode", "cpu_model", "kernel", "initrd", "cmdline",
+    "serial_console", "serial_log", "domain_type", "seed", "template",
+)
+CONFIG_FIELDS = ("description", "cluster", "managed")
+
+_WHY_IMPOSSIBLE = {
+    "uuid": "libvirt cannot change the UUID of a defined guest",
+    "firmware": "an installed guest boots through its firmware's boot loader, so switching "
+                "between bios and uefi would leave it unbootable",
+    "machine": "the machine families differ, and libvirt refuses a redefine across PCI "
+               "topologies (i440fx has a PCI root, q35 a PCIe root)",
+}
+
+# The order fields are compared and reported in, so plans read the same every run.
+FIELD_ORDER = (
+    "uuid", "domain_type", "machine", "firmware", "max_memory", "memory", "max_vcpus",
+    "vcpus", "cpu_mode", "cpu_model", "kernel", "initrd", "cmdline", "serial_console",
+    "serial_log", "disks", "nics", "seed", "template", "description", "cluster", "managed",
+)
+
+
+class Change:
+    """One difference: a field (or one device of a list), its old and new value, and when
+    it can take effect (``LIVE``, ``NEXT_BOOT``, ``CONFIG`` or ``IMPOSSIBLE``)."""
+
+    def __init__(self, field, before, after, when, why=None, device=None):
+        self.field = field
+        self.before = before
+        self.after = after
+        self.when = when
+        self.why = why
+        self.device = device  # 'attach', 'detach' or 'modify' for disks and NICs
+
+    @property
+    def label(self):
+        if self.field == "disks":
+            disk = self.after or self.before
+            return f"disk {disk['target']}"
+        if self.field == "nics":
+            nic = self.after or self.before
+            return f"NIC {nic['mac']}"
+        return self.field
+
+    def __repr__(self):
+        return f"Change({self.label}, {self.when})"
+
+
+def classify(current, desired):
+    """Changes turning ``current`` into ``desired``, over the keys ``desired`` holds."""
+    changes = []
+    for field in FIELD_ORDER:
+        if field not in desired or desired[field] == current.get(field):
+            continue
+        before, after = current.get(field), desired[field]
+        if field == "disks":
+            changes += _device_changes(field, before or [], after, "target", _disk_hotpluggable)
+        elif field == "nics":
+            changes += _device_changes(field, before or [], after, "mac", lambda nic: True)
+        else:
+            when, why = _scalar_class(field, before, after, current)
+            changes.append(Change(field, before, after, when, why))
+    return changes
+
+
+def _scalar_class(field, before, after, current):
+    if field in CONFIG_FIELDS:
+        return CONFIG, None
+    if field in NEXT_BOOT_FIELDS:
+        return NEXT_BOOT, None
+    if field == "uuid" or field == "firmware":
+        return IMPOSSIBLE, _WHY_IMPOSSIBLE[field]
+    if field == "machine":
+        if before and machine_family(before) != machine_family(after):
+            return IMPOSSIBLE, f"{before} -> {after}: {_WHY_IMPOSSIBLE['machine']}"
+        return NEXT_BOOT, None
+    if field == "memory":
+        # The balloon can move anywhere below the maximum the guest booted with.
+        if current.get("max_memory") is not None and after <= current["max_memory"]:
+            return LIVE, None
+        return NEXT_BOOT, None
+    if field == "vcpus":
+        if before is not None and before < after <= (current.get("max_vcpus") or 0):
+            return LIVE, None
+        return NEXT_BOOT, None
+    return NEXT_BOOT, None
+
+
+def _disk_hotpluggable(disk):
+    return disk["device"] == "disk" and disk["bus"] in HOTPLUG_BUSES
+
+
+def _device_changes(field, before, after, key, hotpluggable):
+    old = {device[key]: device for device in before}
+    new = {device[key]: device for device in after}
+    changes = []
+    for ident, device in new.items():
+        if ident not in old:
+            when = LIVE if hotpluggable(device) else NEXT_BOOT
+            changes.append(Change(field, None, device, when, device="attach"))
+        elif old[ident] != device:
+            changes.append(Change(field, old[ident], device, NEXT_BOOT, device="modify"))
+    for ident, device in old.items():
+        if ident not in new:
+            when = LIVE if hotpluggable(device) else NEXT_BOOT
+            changes.append(Change(field, device, None, when, device="detach"))
+    return changes
+
+
+def pending_reboot(live, inactive, fields=FIELD_ORDER):
+    """Whether the persistent config holds changes the running guest does not have yet.
+
+    Fields the persistent config leaves unset are skipped: libvirt fills some of them
+    (the CPU model, for one) only into the live XML.
+    """
+    wanted = {key: value for key, value in inactive.items()
+              if key in fields and value is not None}
+    return any(change.when in (NEXT_BOOT, IMPOSSIBLE) for change in classify(live, wanted))
