@@ -8,12 +8,13 @@ LAB := lab/lab
 # How many blades the lab tier boots (once) for all lab tests and Molecule scenarios.
 LAB_BLADES ?= 2
 
-.PHONY: help setup demo test quick lint unit integration-host lab-up lab-tests molecule lab-down build clean
+.PHONY: help setup demo test quick lint unit integration-host lab-up lab-tests molecule lab-down build clean bench-guests
 
 help:
 	@echo "make demo   - boot the lab and run playbooks/site.yml on it"
 	@echo "make test   - every tier: lint, unit, host integration, lab + Molecule"
 	@echo "make quick  - lint, unit and host integration only (no lab)"
+	@echo "make bench-guests - guests vs domain loop vs community.libvirt (needs libvirtd)"
 
 setup:
 	@tools/setup-host.sh
@@ -60,6 +61,10 @@ molecule:
 
 lab-down:
 	$(LAB) down
+
+# Benchmarks print medians and ratios; they never fail on a timing.
+bench-guests: setup
+	$(VENV)/python benchmarks/guests/run.py
 
 clean: lab-down
 	rm -rf .build .venv openblade-kvm-*.tar.gz
