@@ -8,7 +8,7 @@ LAB := lab/lab
 # How many blades the lab tier boots (once) for all lab tests and Molecule scenarios.
 LAB_BLADES ?= 2
 
-.PHONY: help setup demo test quick lint unit integration-host lab-up lab-tests molecule lab-down build clean bench-guests
+.PHONY: help setup demo test quick lint unit integration-host lab-up lab-tests molecule lab-down build clean bench-guests bench-storage
 
 help:
 	@echo "make demo   - boot the lab and run playbooks/site.yml on it"
@@ -65,6 +65,10 @@ lab-down:
 # Benchmarks print medians and ratios; they never fail on a timing.
 bench-guests: setup
 	$(VENV)/python benchmarks/guests/run.py
+
+# Thin clone vs full qemu-img copy on a lab blade (needs `lab/lab up`).
+bench-storage: setup
+	$(VENV)/python benchmarks/storage/provision.py
 
 clean: lab-down
 	rm -rf .build .venv openblade-kvm-*.tar.gz

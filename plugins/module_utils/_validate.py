@@ -10,6 +10,7 @@ rule, e.g. ``vlan: 4095 is not a valid VLAN ID (allowed: integers 1-4094; ...)``
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import math
 import re
@@ -253,3 +254,44 @@ def cidr_overlaps(mapping):
             option=", ".join(networks),
         )
     return networks
+
+
+def ip_address(value, option):
+    """A single IPv4 or IPv6 address (no prefix, no host name), returned as a string.
+
+    The standard library suffices here, so finding the management address never
+    depends on netaddr being installed.
+    """
+    rule = "allowed: an IPv4 or IPv6 address, e.g. '10.0.2.2' or 'fd00::1'; no host names"
+    if not isinstance(value, str) or "/" in value:
+        _refuse(option, value, "is not an IP address", rule)
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        _refuse(option, value, "is not an IP address", rule)
+
+
+def ip_interface(value, option):
+    """A host address with its prefix length ('10.77.1.1/24'), as an interface carries it.
+
+    Unlike :func:`cidr`, host bits are the point; the network and (IPv4) broadcast
+    addresses of a subnet are refused because no host can hold them.
+    """
+    rule = "allowed: an address with its prefix length, e.g. '10.77.1.1/24' or 'fd00::1/64'"
+    if not isinstance(value, str) or "/" not in value:
+        _refuse(option, value, "is not an interface address", rule)
+    address, _, prefix = value.strip().partition("/")
+    if netaddr is None:
+        raise ValidationError(f"{option}: the netaddr Python library is required to check "
+                              "addresses", option=option)
+    try:
+        host = netaddr.IPAddress(ip_address(address, option))
+    except ValidationError:
+        host = None
+    if host is None or not prefix.isdigit() or int(prefix) > host.netmask_bits():
+        _refuse(option, value, "is not an interface address", rule)
+    network = netaddr.IPNetwork(f"{host}/{prefix}")
+    if host.version == 4 and network.prefixlen < 31 and host in (network.network, network.broadcast):
+        _refuse(option, value, "is not a host address",
+                f"it is the network or broadcast address of {network.cidr}")
+    return f"{host}/{network.prefixlen}"

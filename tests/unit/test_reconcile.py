@@ -6,6 +6,7 @@ and run_module's exit/fail paths."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import pytest
@@ -104,6 +105,33 @@ def test_no_diff_unless_asked():
 def test_warnings_travel_with_the_result():
     result = reconcile(Volume(copy.deepcopy(HOST), name="old", size=3))
     assert result["warnings"] == ["old is larger than requested; shrinking is not supported"]
+
+
+def test_resource_lock_is_held_from_observe_to_the_last_action():
+    events = []
+
+    class Locked(Volume):
+        @contextlib.contextmanager
+        def lock(self):
+            events.append("lock")
+            yield
+            events.append("unlock")
+
+        def observe(self):
+            events.append("observe")
+            return super().observe()
+
+    host = copy.deepcopy(HOST)
+    resource = Locked(host, "new", size=1)
+    resource.plan = lambda current, desired: _recording_plan(events)
+    reconcile(resource)
+    assert events == ["lock", "observe", "apply", "unlock"]
+
+
+def _recording_plan(events):
+    plan = Plan()
+    plan.add("step", lambda: events.append("apply"))
+    return plan
 
 
 # --- run_module --------------------------------------------------------------------------

@@ -1,0 +1,158 @@
+# -*- coding: utf-8 -*-
+# Copyright: openblade.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Point-in-time thin snapshots of a guest volume, for backups, with retention.
+
+A snapshot is ``<volume>-snap-<label>``: the label (a date, a backup run ID) makes a
+re-run with the same label a no-op.  Snapshots are read-only, so a backup cannot alter
+them and they do not count towards the pool's overcommit.  Retention only ever counts
+and prunes snapshots that carry our marker and name this volume in ``ob_snapshot_of``;
+a snapshot someone made by hand is never touched.  A snapshot that is in use (a backup
+has it mounted) is kept beyond the retention, with a warning, instead of being pulled
+away.  The snapshot is crash-consistent, like pulling the power: freeze the guest's
+filesystems first (qemu-guest-agent) for an application-consistent one.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from ansible_collections.openblade.kvm.plugins.module_utils._lvm import commands, tags
+from ansible_collections.openblade.kvm.plugins.module_utils._lvm.base import LvmResource
+from ansible_collections.openblade.kvm.plugins.module_utils._lvm.inuse import InUse
+from ansible_collections.openblade.kvm.plugins.module_utils._lvm.volume import require_thin
+from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import (
+    Plan,
+    ReconcileError,
+)
+from ansible_collections.openblade.kvm.plugins.module_utils._validate import (
+    ValidationError,
+    lvm_name,
+    one_of,
+)
+
+_LABEL = re.compile(r"[A-Za-z0-9+_.-]+")
+
+
+def snapshot_name(volume, label):
+    return f"{volume}-snap-{label}"
+
+
+def created(lv):
+    text = tags.value(lv.tags, tags.CREATED)
+    return int(text) if text and text.isdigit() else 0
+
+
+class Snapshots(LvmResource):
+    """The ``lvm_snapshot`` module."""
+
+    def __init__(self, runner, params, clock=time.time, **kwargs):
+        super().__init__(runner, params["vg"], **kwargs)
+        self.volume = lvm_name(params["volume"], "volume")
+        self.state = one_of(params.get("state", "present"), "state", ("present", "absent"))
+        self.label = params.get("label")
+        self.snapshot = None
+        if self.label is not None:
+            if not isinstance(self.label, str) or not _LABEL.fullmatch(self.label):
+                raise ValidationError(f"label: {self.label!r} is not a valid snapshot label (allowed: "
+                                      "A-Z a-z 0-9 + _ . -, e.g. '20240601T0300')", option="label")
+            self.snapshot = lvm_name(snapshot_name(self.volume, self.label), "label")
+        self.retention = params.get("retention")
+        if self.retention is not None and (isinstance(self.retention, bool)
+                                           or not isinstance(self.retention, int)
+                                           or self.retention < 1):
+            raise ValidationError(f"retention: {self.retention!r} is not a valid retention (allowed: "
+                                  "integers from 1, the number of newest snapshots to keep)",
+                                  option="retention")
+        if self.label is None and (self.state == "absent" or self.retention is None):
+            raise ValidationError("label: required, unless state is present and retention is set "
+                                  "(which only prunes)", option="label")
+        self.active = params.get("active", False)
+        self.clock = clock
+        self.pruned = []
+
+    def _ours(self, lv):
+        return (tags.MARKER in lv.tags and tags.SNAPSHOT in lv.tags
+                and tags.value(lv.tags, tags.SNAPSHOT_OF) == self.volume)
+
+    def _newest_first(self, entries):
+        return sorted(entries, key=lambda entry: (entry[0], entry[1]), reverse=True)
+
+    def observe(self):
+        self.observe_vg()
+        self.ours = {name: lv for name, lv in self.lvs.items() if self._ours(lv)}
+        return {"snapshots": [name for _, name in
+                              self._newest_first((created(lv), n) for n, lv in self.ours.items())]}
+
+    def desired(self, current):
+        # Filled in by plan(), which decides what is created and pruned.
+        return current
+
+    def plan(self, current, desired):
+        plan = Plan()
+        entries = [(created(lv), name) for name, lv in self.ours.items()]
+        existing = self.lvs.get(self.snapshot) if self.snapshot else None
+        if existing is not None and self.snapshot not in self.ours:
+            raise ReconcileError(f"{existing.full_name} exists but is not a snapshot of "
+                                 f"{self.vg}/{self.volume} made by lvm_snapshot; refusing to treat "
+                                 "it as one")
+        if self.state == "present" and self.snapshot:
+            if existing is None:
+                entries.append(self._plan_create(plan))
+            elif self.active:
+                self.activate(plan, existing)
+        elif self.state == "absent" and existing is not None:
+            self.users(existing).refuse("remove", force=False)
+            self._remove(plan, existing, "")
+            entries = [entry for entry in entries if entry[1] != self.snapshot]
+        if self.retention is not None:
+            entries = self._plan_prune(plan, entries)
+        desired["snapshots"] = [name for _, name in self._newest_first(entries)]
+        return plan
+
+    def _plan_create(self, plan):
+        origin = self.lvs.get(self.volume)
+        if origin is not None:
+            require_thin(origin, "snapshots")
+        stamp = int(self.clock())
+        argv = commands.LVCREATE.argv(
+            snapshot=True, permission="r", activationskip="n" if self.active else None,
+            addtag=[tags.MARKER, tags.SNAPSHOT, tags.kv(tags.SNAPSHOT_OF, self.volume),
+                    tags.kv(tags.CREATED, stamp)],
+            name=self.snapshot, positional=[f"{self.vg}/{self.volume}"])
+        missing = None if origin is not None else (
+            f"volume {self.vg}/{self.volume}" if self.vg_info else f"volume group {self.vg}")
+        self.add_or_fail_missing(plan, f"create read-only snapshot {self.vg}/{self.snapshot} of "
+                                 f"{self.vg}/{self.volume}", argv, missing)
+        return (stamp, self.snapshot)
+
+    def _plan_prune(self, plan, entries):
+        kept = []
+        for index, (stamp, name) in enumerate(self._newest_first(entries)):
+            if index < self.retention:
+                kept.append((stamp, name))
+                continue
+            lv = self.ours[name]
+            try:
+                self.users(lv).refuse("prune", force=False)
+            except InUse as exc:
+                plan.warn(f"{exc}; kept beyond the retention of {self.retention}")
+                kept.append((stamp, name))
+                continue
+            self._remove(plan, lv, f" (beyond the retention of {self.retention})")
+        return kept
+
+    def _remove(self, plan, lv, why):
+        self.pruned.append(lv.name)
+        plan.add(f"remove snapshot {lv.full_name}{why}",
+                 self.run(commands.LVREMOVE.argv(positional=[lv.full_name])))
+
+    def result(self, current, desired, plan, applied):
+        if applied and plan:
+            self.refresh()
+            self.ours = {name: lv for name, lv in self.lvs.items() if self._ours(lv)}
+        snapshots = [{"name": name, "path": lv.path, "created": created(lv), "active": lv.active}
+                     for _, name, lv in sorted(((created(lv), n, lv) for n, lv in self.ours.items()),
+                                               reverse=True)]
+        return {"snapshots": snapshots, "pruned": list(self.pruned)}

@@ -1,0 +1,138 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: openblade.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: golden_image
+short_description: Import a raw or qcow2 image into a thin LV, once per version, as a golden image for clones
+version_added: 0.1.0
+description:
+  - Imports the image file O(src) on the host into the new thin volume C(NAME-VERSION) in thin pool O(pool) with C(qemu-img convert), writing only the blocks that hold data,
+    so the pool holds only what the image holds.
+  - Records the image name, version and the source's SHA-256 checksum in LV tags (C(ob_image=), C(ob_version=), C(ob_sha256=)) and marks the LV as golden (C(ob_golden)).
+    M(openblade.kvm.lvm_clone) makes guest disks from it.
+  - Importing the same version with the same checksum again is a no-op. The same version with a different checksum is an error; a new image gets a new O(version),
+    which is a new LV next to the old one. Old versions stay until they are removed explicitly (M(openblade.kvm.lvm_volume) with C(state=absent)).
+  - An import that was interrupted (the LV still carries C(ob_importing)) is removed and redone on the next run.
+  - Refuses an image with a backing file, and a raw O(format) for a file that starts with a qcow2 header.
+author: openblade.kvm developers
+options:
+  pool:
+    description: The thin pool to import into.
+    type: str
+    required: true
+  name:
+    description: Image name, for example C(debian12). The LV is C(NAME-VERSION).
+    type: str
+    required: true
+  version:
+    description:
+      - Image version, for example C(2024.06.01) or C(12.5-1). Quote it in YAML, so C(1.10) does not become C(1.1).
+      - "Allowed characters: C(A-Z a-z 0-9 + _ . -), not starting with C(-)."
+    type: str
+    required: true
+  src:
+    description: The image file on the target host.
+    type: path
+    required: true
+  format:
+    description: Format of O(src). It is never guessed from the file, since guessing lets a raw image pose as qcow2.
+    type: str
+    required: true
+    choices: [raw, qcow2]
+  checksum:
+    description:
+      - The expected SHA-256 of O(src) (64 hex digits, optionally prefixed C(sha256:)). The file is checked against it before it is imported.
+      - With it, a re-run compares it with the LV's tag and does not read O(src) at all (it may even be gone).
+        Without it, O(src) is read to compute its checksum on every run.
+    type: str
+  size:
+    description:
+      - Virtual size of the golden LV; at least the image's virtual size, which is the default.
+      - Clones can be grown later anyway (M(openblade.kvm.lvm_clone) O(openblade.kvm.lvm_clone#module:size)).
+    type: str
+  read_only:
+    description: Make the golden LV read-only once it is imported, so nothing writes to the image that clones share.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - openblade.kvm.attributes
+  - openblade.kvm.lvm
+notes:
+  - A long import holds a lock on this image's LV only; other volumes of the volume group can change meanwhile.
+  - Check mode inspects O(src) with C(qemu-img info) and computes its checksum too, so it fails the same way a real run would.
+seealso:
+  - module: openblade.kvm.lvm_clone
+  - module: openblade.kvm.lvm_thinpool
+"""
+
+EXAMPLES = r"""
+- name: Debian 12 golden image
+  openblade.kvm.golden_image:
+    vg: vg_guests
+    pool: thinpool
+    name: debian12
+    version: "20240601"
+    src: /var/lib/openblade/images/debian-12-genericcloud-amd64-20240601.qcow2
+    format: qcow2
+    checksum: sha256:0c4a3bb2b0ba2e3f4d1d3e0d4fa0a1b4c2d9e1f3a6b7c8d9e0f1a2b3c4d5e6f7
+"""
+
+RETURN = r"""
+actions:
+  description: What was done, or would be done in check mode.
+  returned: always
+  type: list
+  elements: str
+  sample: ["create thin volume vg_guests/debian12-20240601 of 2 GiB in thin pool thinpool for image debian12 version 20240601",
+           "import /var/lib/openblade/images/debian12.qcow2 (qcow2) into vg_guests/debian12-20240601, writing only allocated blocks",
+           "mark vg_guests/debian12-20240601 as golden image debian12 version 20240601 (sha256 0c4a3bb2b0ba..., read-only)"]
+image:
+  description: The golden image. Sizes are in bytes.
+  returned: success
+  type: dict
+  contains:
+    name: {description: Image name., type: str, returned: always}
+    version: {description: Image version., type: str, returned: always}
+    lv: {description: "The LV name, NAME-VERSION; pass it to lvm_clone as origin.", type: str, returned: always}
+    vg: {description: The volume group., type: str, returned: always}
+    path: {description: The device path., type: str, returned: always}
+    sha256: {description: Checksum of the source image., type: str, returned: always}
+    size: {description: Virtual size of the LV (null in check mode before the import)., type: int, returned: always}
+    read_only: {description: Whether the LV is read-only (null in check mode before the import)., type: bool, returned: always}
+    versions: {description: Every completely imported version of this image in the volume group., type: list, elements: str, returned: always}
+  sample: {name: debian12, version: "20240601", lv: debian12-20240601, vg: vg_guests, path: /dev/vg_guests/debian12-20240601,
+           sha256: 0c4a3bb2b0ba2e3f4d1d3e0d4fa0a1b4c2d9e1f3a6b7c8d9e0f1a2b3c4d5e6f7, size: 2147483648, read_only: true,
+           versions: ["20240501", "20240601"]}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.openblade.kvm.plugins.module_utils._lvm.golden import GoldenImage
+from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import run_module
+from ansible_collections.openblade.kvm.plugins.module_utils._runner import Runner
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            vg=dict(type="str", required=True),
+            pool=dict(type="str", required=True),
+            name=dict(type="str", required=True),
+            version=dict(type="str", required=True),
+            src=dict(type="path", required=True),
+            format=dict(type="str", required=True, choices=["raw", "qcow2"]),
+            checksum=dict(type="str"),
+            size=dict(type="str"),
+            read_only=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    run_module(module, lambda m: GoldenImage(Runner(m), m.params))
+
+
+if __name__ == "__main__":
+    main()
