@@ -41,7 +41,7 @@ lint:
 build:
 	rm -rf .build/install openblade-kvm-*.tar.gz
 	$(VENV)/ansible-galaxy collection build --force .
-	$(VENV)/ansible-galaxy collection install -p .build/install openblade-kvm-*.tar.gz
+	ANSIBLE_COLLECTIONS_PATH=.build/install $(VENV)/ansible-galaxy collection install --force -p .build/install openblade-kvm-*.tar.gz
 	ANSIBLE_COLLECTIONS_PATH=.build/install $(VENV)/ansible-doc -l openblade.kvm
 
 unit:
