@@ -323,22 +323,26 @@ def disk_element(disk):
     return node
 
 
-def _write_disks(root, disks):
+def _merge_devices(root, tag, items, key, read, write, make):
+    """Make <devices>/<tag> match ``items``, matched by ``key``: existing elements are
+    updated in place (keeping what we don't manage), new ones appended, unlisted removed."""
     devices = _ensure(root, "devices")
-    existing = {}
-    for node in devices.findall("disk"):
-        existing[_read_disk(node)["target"]] = node
+    existing = {read(node)[key]: node for node in devices.findall(tag)}
     wanted = set()
-    for disk in disks:
-        wanted.add(disk["target"])
-        node = existing.get(disk["target"])
+    for item in items:
+        wanted.add(item[key])
+        node = existing.get(item[key])
         if node is None:
-            devices.append(disk_element(disk))
+            devices.append(make(item))
         else:
-            _write_disk(node, disk)
-    for target, node in existing.items():
-        if target not in wanted:
+            write(node, item)
+    for value, node in existing.items():
+        if value not in wanted:
             devices.remove(node)
+
+
+def _write_disks(root, disks):
+    _merge_devices(root, "disk", disks, "target", _read_disk, _write_disk, disk_element)
     if any(disk["boot_order"] is not None for disk in disks):
         # libvirt refuses per-device boot order next to <os><boot dev=.../>.
         _remove(root, "os/boot")
@@ -386,21 +390,7 @@ def nic_element(nic):
 
 
 def _write_nics(root, nics):
-    devices = _ensure(root, "devices")
-    existing = {}
-    for node in devices.findall("interface"):
-        existing[_read_nic(node)["mac"]] = node
-    wanted = set()
-    for nic in nics:
-        wanted.add(nic["mac"])
-        node = existing.get(nic["mac"])
-        if node is None:
-            devices.append(nic_element(nic))
-        else:
-            _write_nic(node, nic)
-    for mac, node in existing.items():
-        if mac not in wanted:
-            devices.remove(node)
+    _merge_devices(root, "interface", nics, "mac", _read_nic, _write_nic, nic_element)
 
 
 # --- ownership metadata --------------------------------------------------------------------
