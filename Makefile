@@ -6,23 +6,29 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 LAB := lab/lab
 # How many blades the lab tier boots (once) for all lab tests and Molecule scenarios.
-LAB_BLADES ?= 2
+LAB_BLADES ?= 3
 
-.PHONY: help setup demo test quick lint unit integration-host lab-up lab-tests molecule lab-down build clean bench-guests bench-storage
+.PHONY: help setup demo test quick lint unit integration-host lab-up lab-tests molecule lab-down build clean bench-guests bench-storage bench-cluster
 
 help:
-	@echo "make demo   - boot the lab and run playbooks/site.yml on it"
+	@echo "make demo   - boot the lab, build the cluster of inventories/lab on it, print the report"
 	@echo "make test   - every tier: lint, unit, host integration, lab + Molecule"
 	@echo "make quick  - lint, unit and host integration only (no lab)"
 	@echo "make bench-guests - guests vs domain loop vs community.libvirt (needs libvirtd)"
+	@echo "make bench-cluster - site.yml wall time on the lab with 3, 6 and 12 guests"
 
 setup:
 	@tools/setup-host.sh
 
+# The main job on the lab: stage the lab's golden image files (a real estate downloads its
+# cloud images), build the cluster from inventories/lab, then print the capacity report.
 demo: setup
 	$(LAB) up --blades $(LAB_BLADES)
+	$(VENV)/ansible-playbook -i inventories/lab lab/prepare.yml
 	$(VENV)/ansible-playbook -i inventories/lab playbooks/site.yml
-	@$(LAB) status
+	$(VENV)/ansible-playbook -i inventories/lab playbooks/report.yml
+	@cat reports/cluster-report.md
+	@echo "HTML report: reports/cluster-report.html"
 
 test: setup
 	@FINALLY=lab-down tools/tiers.sh lint unit integration-host lab-up lab-tests molecule
@@ -34,7 +40,8 @@ lint:
 	$(VENV)/ruff check plugins lab tests tools conftest.py lab/lab molecule
 	$(VENV)/python tools/check_docs.py
 	$(VENV)/antsibull-changelog lint
-	$(VENV)/ansible-playbook --syntax-check -i inventories/lab playbooks/*.yml
+	$(VENV)/ansible-playbook --syntax-check -i inventories/lab playbooks/*.yml lab/prepare.yml
+	$(VENV)/ansible-playbook --syntax-check -i inventories/example playbooks/*.yml
 	$(MAKE) --no-print-directory build
 
 # Build the collection tarball and install it into a scratch path, as a user would.
@@ -69,6 +76,11 @@ bench-guests: setup
 # Thin clone vs full qemu-img copy on a lab blade (needs `lab/lab up`).
 bench-storage: setup
 	$(VENV)/python benchmarks/storage/provision.py
+
+# First converge and no-change re-run of site.yml with 3, 6 and 12 guests on 3 lab blades.
+bench-cluster: setup
+	$(LAB) up --blades 3
+	$(VENV)/python benchmarks/cluster/run.py
 
 clean: lab-down
 	rm -rf .build .venv openblade-kvm-*.tar.gz

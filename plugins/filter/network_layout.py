@@ -15,7 +15,7 @@ description:
   - Returns the layout with each partition's C(bridge) and C(vlan_interface) names.
 options:
   _input:
-    description: The partitions, each a dict with C(name), C(vlan), C(subnet), and optionally C(shared), C(mtu) and C(host_address).
+    description: The partitions, each a dict with C(name), C(vlan), C(subnet), and optionally C(shared), C(mtu), C(host_address) and C(gateway).
     type: list
     elements: dict
     required: true

@@ -53,6 +53,8 @@ extends_documentation_fragment:
   - openblade.kvm.lvm
   - openblade.kvm.lvm.overcommit
 seealso:
+  - module: openblade.kvm.lvm_clones
+    description: All the clones of a host in one task, and their removal.
   - module: openblade.kvm.golden_image
   - module: openblade.kvm.lvm_snapshot
 """

@@ -18,15 +18,22 @@ description:
   - Writes the autoextend policy into an LVM metadata profile that this module owns (C(/etc/lvm/profile/openblade-kvm-VG-POOL.profile), with a header that marks it as managed) and attaches it to the pool.
   - Records O(max_overcommit) as a tag on the pool; M(openblade.kvm.lvm_volume) and M(openblade.kvm.lvm_clone) refuse new volumes past it.
   - Returns the pool's data and metadata use and its overcommit ratio.
+  - With O(state=absent), tears down what O(state=present) built.
+    The pool is removed only once it holds no thin volume (golden images, clones and snapshots included); otherwise the task fails and names them.
+    The module's LVM profile for the pool is removed with it.
+    The volume group is removed too when it carries the C(openblade.kvm) tag that this module puts on the volume groups it creates and holds no other logical volume;
+    then the devices of O(pvs) that were in it stop being physical volumes (C(pvremove)). A volume group without the tag, or with other volumes, is kept, with a warning.
+    Nothing happens when the volume group does not exist.
 author: openblade.kvm developers
 options:
   pvs:
     description:
       - Block devices the volume group lives on, for example C(/dev/sdb) or C(/dev/disk/by-id/wwn-...). Symlinks are resolved.
       - Devices that are not physical volumes yet are initialised with C(pvcreate).
+      - Required with O(state=present). With O(state=absent), the devices whose physical volume label is removed once the volume group is gone;
+        the volume group's other devices stay physical volumes.
     type: list
     elements: path
-    required: true
   remove_unlisted_pvs:
     description:
       - Remove physical volumes that are in the volume group but not in O(pvs).
@@ -44,6 +51,13 @@ options:
     description: Name of the thin pool logical volume.
     type: str
     required: true
+  state:
+    description:
+      - Whether the pool (and, for C(absent), the volume group the module made for it) should exist.
+      - The options that describe the pool (O(size), O(chunk_size), ...) are ignored with C(absent).
+    type: str
+    choices: [present, absent]
+    default: present
   size:
     description:
       - Size of the pool's data. Required to create the pool.
@@ -82,7 +96,7 @@ extends_documentation_fragment:
   - openblade.kvm.attributes
   - openblade.kvm.lvm
 notes:
-  - Removing a pool or a volume group is not offered on purpose. It destroys every volume in it; do it by hand.
+  - O(state=absent) never removes a volume. Empty the pool first with M(openblade.kvm.lvm_volume), M(openblade.kvm.lvm_clones) or M(openblade.kvm.lvm_snapshot).
 seealso:
   - module: openblade.kvm.lvm_volume
   - module: openblade.kvm.golden_image
@@ -107,11 +121,21 @@ EXAMPLES = r"""
     pvs: [/dev/mapper/lun0, /dev/mapper/lun1]
     pool: thinpool
     size: 2t
+
+- name: Tear down the guest storage (fails while the pool still holds volumes)
+  openblade.kvm.lvm_thinpool:
+    vg: vg_guests
+    pool: thinpool
+    pvs: [/dev/disk/by-id/virtio-bladedata]
+    state: absent
 """
 
 RETURN = r"""
 actions:
-  description: What was done, or would be done in check mode.
+  description:
+    - What was done, or would be done in check mode.
+    - With O(state=absent), for example C(remove thin pool vg_guests/thinpool), C(remove volume group vg_guests) and
+      C(remove the LVM physical volume label from /dev/vdb).
   returned: always
   type: list
   elements: str
@@ -121,7 +145,7 @@ actions:
 thinpool:
   description:
     - The pool after the run (in check mode, as it is now). Sizes are in bytes.
-    - Values are null while the pool does not exist.
+    - Values are null while the pool does not exist (and the volume group's while it does not exist), for example after O(state=absent).
   returned: success
   type: dict
   contains:
@@ -165,10 +189,11 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             vg=dict(type="str", required=True),
-            pvs=dict(type="list", elements="path", required=True),
+            pvs=dict(type="list", elements="path"),
             remove_unlisted_pvs=dict(type="bool", default=False),
             wipe_signatures=dict(type="bool", default=False),
             pool=dict(type="str", required=True),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
             size=dict(type="str"),
             chunk_size=dict(type="str"),
             metadata_size=dict(type="str"),
@@ -176,6 +201,7 @@ def main():
             autoextend_percent=dict(type="int"),
             max_overcommit=dict(type="float"),
         ),
+        required_if=[("state", "present", ["pvs"])],
         supports_check_mode=True,
     )
     run_module(module, lambda m: ThinPool(Runner(m), m.params))

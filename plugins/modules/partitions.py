@@ -53,6 +53,10 @@ options:
       host_address:
         description: An address for the host on the partition's bridge, within O(partitions[].subnet). By default the host holds none.
         type: str
+      gateway:
+        description:
+          - The partition's router, an address within O(partitions[].subnet). The host does not use it; the cluster role gives it to guests as their default route.
+        type: str
   bond_name:
     description: The bond's name when O(trunk) lists two or more NICs.
     type: str
@@ -115,7 +119,7 @@ partitions:
     bond: {name: bond0, members: [eno1, eno2], mode: active-backup, miimon: 100, xmit_hash_policy: null, mtu: null}
     partitions:
       - {name: sales, vlan: 101, subnet: 10.77.1.0/24, shared: false, mtu: null, host_address: null,
-         bridge: br-sales, vlan_interface: bond0.101}
+         gateway: null, bridge: br-sales, vlan_interface: bond0.101}
 interfaces:
   description: The managed runtime fields of every bond, VLAN and bridge after the change (null when removed).
   returned: always
@@ -154,6 +158,7 @@ def main():
                 shared=dict(type="bool", default=False),
                 mtu=dict(type="int"),
                 host_address=dict(type="str"),
+                gateway=dict(type="str"),
             )),
             bond_name=dict(type="str", default="bond0"),
             bond_mode=dict(type="str", default="active-backup", choices=["active-backup", "802.3ad"]),

@@ -54,13 +54,16 @@ def _run_ansible(argv, timeout):
     return proc, lines
 
 
-def ansible_playbook(playbook, host, check=False, diff=False, timeout=1800):
-    """Run ``playbook`` (a path) against ``host`` of the lab inventory; every task result.
+def ansible_playbook(playbook, host=None, check=False, diff=False, timeout=1800, extra_vars=()):
+    """Run ``playbook`` (a path) against ``host`` of the lab inventory (None: all its
+    hosts); every task result, with ``_host`` and ``_task`` naming where it came from.
 
     A loop task is one result whose ``results`` hold the items.  A failed run raises.
     """
     ansible_playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    argv = [ansible_playbook, "-i", LAB_INVENTORY, "--limit", host, playbook]
+    argv = [ansible_playbook, "-i", LAB_INVENTORY, playbook] + (["--limit", host] if host else [])
+    for extra in extra_vars:  # "@file.yml" or "key=value", as ansible-playbook -e takes them
+        argv += ["-e", extra]
     if check:
         argv.append("--check")
     if diff:

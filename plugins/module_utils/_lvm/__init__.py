@@ -9,5 +9,5 @@ tags       the ownership marker and key=value tags, with LVM's tag rules
 sizes      absolute and percentage sizes, rounded to the VG extent size
 inuse      who uses a volume: open, mounted, held, or referenced by a libvirt domain
 base       what every LVM resource shares (lock, overcommit, activation, resize)
-thinpool, volume, golden, clone, snapshot   one Resource per module
+thinpool, volume, golden, clone, snapshot   the Resources of the modules
 """

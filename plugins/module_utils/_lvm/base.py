@@ -59,6 +59,7 @@ class LvmResource(Resource):
         self.sys_root = sys_root
         self.vg_info = None
         self.lvs = {}
+        self.pending = {}
 
     # --- lock and observation ----------------------------------------------------------
 
@@ -73,6 +74,7 @@ class LvmResource(Resource):
     def observe_vg(self):
         self.vg_info = self.lvm.vgs().get(self.vg)
         self.lvs = self.lvm.lvs(self.vg) if self.vg_info else {}
+        self.pending = {}
 
     def refresh(self):
         """Re-read the LVs after a real run, for the facts in the result."""
@@ -124,11 +126,19 @@ class LvmResource(Resource):
     # --- policy --------------------------------------------------------------------------
 
     def check_overcommit(self, plan, pool, extra, allow, what):
-        """Refuse ``what`` (adding ``extra`` writable bytes) past the pool's max_overcommit."""
-        limit = max_overcommit(pool) if pool is not None else None
+        """Refuse ``what`` (adding ``extra`` writable bytes) past the pool's max_overcommit.
+
+        Earlier actions of the same plan count too (``pending``, per pool): a batch of
+        ten clones is checked as ten clones, not ten times as one.
+        """
+        if pool is None:
+            return
+        pending = self.pending.get(pool.name, 0) + extra
+        self.pending[pool.name] = pending
+        limit = max_overcommit(pool)
         if limit is None:
             return
-        ratio = overcommit(pool, self.lvs, extra)
+        ratio = overcommit(pool, self.lvs, pending)
         if ratio <= limit:
             return
         message = (f"{what} would overcommit thin pool {pool.full_name} to {ratio:.2f}x its size "
@@ -137,6 +147,11 @@ class LvmResource(Resource):
             raise ReconcileError(message + " (set allow_overcommit: true to accept this)",
                                  overcommit=round(ratio, 2), max_overcommit=limit)
         plan.warn(message + " (allowed by allow_overcommit)")
+
+    def release(self, lv):
+        """Count the removal of ``lv`` (planned earlier) in later overcommit checks."""
+        if lv.pool and not lv.read_only:
+            self.pending[lv.pool] = self.pending.get(lv.pool, 0) - lv.size
 
     # --- thin volumes --------------------------------------------------------------------
 

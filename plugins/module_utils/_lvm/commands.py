@@ -55,6 +55,9 @@ PVCREATE = Command("pvcreate")
 VGCREATE = Command("vgcreate", options={"addtag": Opt("--addtag")})
 VGEXTEND = Command("vgextend")
 VGREDUCE = Command("vgreduce")
+# No --yes: an empty VG needs no confirmation, and one that is not empty must fail.
+VGREMOVE = Command("vgremove")
+PVREMOVE = Command("pvremove")
 
 LVCREATE = Command("lvcreate", "--yes", options={
     "type": Opt("--type"),

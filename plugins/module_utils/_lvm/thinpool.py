@@ -10,6 +10,10 @@ unless ``remove_unlisted_pvs`` is set, and even then only when it holds no exten
 The autoextend policy is an LVM metadata profile that we own (a file with our header),
 attached to the pool; dmeventd reads it when the pool passes the threshold.  The
 overcommit limit is a tag on the pool, which lvm_volume and lvm_clone check.
+
+``state: absent`` tears down what ``present`` built, in reverse: the pool (only once it
+holds no thin volume), our profile, then the VG, but only one that carries our marker
+and holds nothing else, and the listed PVs of that VG.
 """
 
 from __future__ import annotations
@@ -33,10 +37,12 @@ from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import (
 from ansible_collections.openblade.kvm.plugins.module_utils._validate import (
     ValidationError,
     lvm_name,
+    one_of,
 )
 
 PROFILE_DIR = "/etc/lvm/profile"
-PROFILE_HEADER = "# Managed by openblade.kvm (lvm_thinpool) for thin pool {}; local edits are overwritten.\n"
+PROFILE_MARK = "# Managed by openblade.kvm"
+PROFILE_HEADER = PROFILE_MARK + " (lvm_thinpool) for thin pool {}; local edits are overwritten.\n"
 PROFILE_BODY = ("activation {{\n"
                 "\tthin_pool_autoextend_threshold = {threshold}\n"
                 "\tthin_pool_autoextend_percent = {percent}\n"
@@ -81,7 +87,8 @@ class ThinPool(LvmResource):
     def __init__(self, runner, params, profile_dir=PROFILE_DIR, **kwargs):
         super().__init__(runner, params["vg"], **kwargs)
         self.pool = lvm_name(params["pool"], "pool")
-        self.devices = self._devices(params["pvs"])
+        self.state = one_of(params.get("state") or "present", "state", ("present", "absent"))
+        self.devices = self._devices(params.get("pvs"), required=self.state == "present")
         self.size = sizes.parse(params.get("size"), "size", bases=("VG", "FREE"))
         self.chunk_size = _bounded_size(params.get("chunk_size"), "chunk_size", CHUNK_MIN, CHUNK_MAX,
                                         multiple=CHUNK_MIN)
@@ -108,7 +115,9 @@ class ThinPool(LvmResource):
         self.profile_path = os.path.join(profile_dir, self.profile + ".profile")
 
     @staticmethod
-    def _devices(values):
+    def _devices(values, required=True):
+        if not values and not required:
+            return {}
         if not values:
             raise ValidationError("pvs: at least one device is required (the VG lives on them)",
                                   option="pvs")
@@ -129,15 +138,17 @@ class ThinPool(LvmResource):
     # --- observe ---------------------------------------------------------------------------
 
     def observe(self):
+        present = self.state == "present"
         missing = [given for real, given in self.devices.items() if not os.path.exists(real)]
-        if missing:
+        if missing and present:
             raise ReconcileError(f"pvs: {', '.join(missing)} does not exist on this host",
                                  option="pvs")
         self.pvs = self.lvm.pvs()
         self.observe_vg()
         self.pool_lv = self.lvs.get(self.pool)
-        self.signatures = {real: self.lvm.signatures(given)
-                           for real, given in self.devices.items() if real not in self.pvs}
+        # Only devices we would initialise need their signatures read.
+        self.signatures = {real: self.lvm.signatures(given) for real, given in self.devices.items()
+                           if present and real not in self.pvs}
         self.profile_text = _read(self.profile_path)
         return self._fields()
 
@@ -159,6 +170,10 @@ class ThinPool(LvmResource):
         return fields
 
     def desired(self, current):
+        if self.state == "absent":
+            if current is None or self._removes_vg():
+                return None
+            return {**current, "pool": None}
         listed = list(self.devices)
         kept = [] if self.remove_unlisted or current is None else \
             [pv for pv in current["pvs"] if pv not in listed]
@@ -186,6 +201,9 @@ class ThinPool(LvmResource):
 
     def plan(self, current, desired):
         plan = Plan()
+        if self.state == "absent":
+            self._plan_absent(plan)
+            return plan
         self._plan_pvs(plan)
         self._plan_vg(plan)
         if self.threshold is not None:
@@ -251,12 +269,15 @@ class ThinPool(LvmResource):
         text = self.render_profile()
         if self.profile_text == text:
             return
-        if self.profile_text is not None and not self.profile_text.startswith("# Managed by openblade.kvm"):
+        if self.profile_text is not None and not self._own_profile():
             raise ReconcileError(f"{self.profile_path} exists and is not managed by openblade.kvm; "
                                  "refusing to overwrite it")
         verb = "write" if self.profile_text is None else "update"
         plan.add(f"{verb} LVM profile {self.profile_path} (autoextend by {self.percent}% at "
                  f"{self.threshold}% full)", lambda: _write(self.profile_path, text))
+
+    def _own_profile(self):
+        return self.profile_text is not None and self.profile_text.startswith(PROFILE_MARK)
 
     def _plan_create_pool(self, plan):
         if self.size is None:
@@ -347,6 +368,55 @@ class ThinPool(LvmResource):
             plan.warn(f"thin pool {pool.full_name} is already overcommitted {ratio:.2f}x, above the "
                       f"new max_overcommit of {wanted}; new volumes will be refused")
 
+    # --- absent ----------------------------------------------------------------------------
+
+    def _removes_vg(self):
+        """Whether the VG goes too: ours (marker tag) and nothing in it but the pool."""
+        return (self.vg_info is not None and tags.MARKER in self.vg_info.tags
+                and not self._other_lvs())
+
+    def _other_lvs(self):
+        return sorted(name for name in self.lvs if name != self.pool)
+
+    def _plan_absent(self, plan):
+        pool = self.pool_lv
+        if pool is not None:
+            if not pool.is_thin_pool:
+                raise ReconcileError(f"pool: {pool.full_name} exists but is not a thin pool "
+                                     f"(layout {','.join(pool.layout)}); refusing to remove it",
+                                     option="pool")
+            volumes = sorted(lv.name for lv in self.lvs.values()
+                             if lv.is_thin and lv.pool == self.pool)
+            if volumes:
+                raise ReconcileError(
+                    f"refusing to remove thin pool {pool.full_name}: it still holds thin volumes "
+                    f"{', '.join(volumes)} (remove them first)", option="pool", volumes=volumes)
+            plan.add(f"remove thin pool {pool.full_name}",
+                     self.run(commands.LVREMOVE.argv(positional=[pool.full_name])))
+        if self._own_profile():
+            plan.add(f"remove LVM profile {self.profile_path}", lambda: _remove(self.profile_path))
+        if self.vg_info is None:
+            return
+        if not self._removes_vg():
+            # Said once, when the pool goes; a re-run that finds it gone stays quiet.
+            if pool is not None:
+                why = (f"it holds {', '.join(self._other_lvs())}" if self._other_lvs() else
+                       f"it does not carry the {tags.MARKER} tag (lvm_thinpool did not create it)")
+                plan.warn(f"volume group {self.vg} is kept: {why}")
+            return
+        plan.add(f"remove volume group {self.vg}",
+                 self.run(commands.VGREMOVE.argv(positional=[self.vg])))
+        unlisted = []
+        for name in self._vg_pvs():
+            if name in self.devices:
+                plan.add(f"remove the LVM physical volume label from {self._shown(name)}",
+                         self.run(commands.PVREMOVE.argv(positional=[self.devices[name]])))
+            else:
+                unlisted.append(name)
+        if unlisted:
+            plan.warn(f"{', '.join(unlisted)} of volume group {self.vg} stay LVM physical volumes "
+                      "(pvs does not list them)")
+
     # --- result ----------------------------------------------------------------------------
 
     def result(self, current, desired, plan, applied):
@@ -395,6 +465,15 @@ def _read(path):
         return None
     except OSError as exc:
         raise ReconcileError(f"cannot read LVM profile {path}: {exc}") from None
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise ReconcileError(f"cannot remove LVM profile {path}: {exc}") from None
 
 
 def _write(path, text):

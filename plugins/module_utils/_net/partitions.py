@@ -34,6 +34,9 @@ SCOPE = "partitions"
 PARTITION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
+PARTITION_KEYS = ("name", "vlan", "subnet", "shared", "mtu", "host_address", "gateway")
+
+
 def _fail(option, message):
     raise validate.ValidationError(f"{option}: {message}", option=option)
 
@@ -42,10 +45,9 @@ def _partition(index, entry, trunk_if, bridge_prefix):
     where = f"partitions[{index}]"
     if not isinstance(entry, dict):
         _fail(where, f"{entry!r} is not a partition (a dict with name, vlan, subnet)")
-    unknown = sorted(set(entry) - {"name", "vlan", "subnet", "shared", "mtu", "host_address"})
+    unknown = sorted(set(entry) - set(PARTITION_KEYS))
     if unknown:
-        _fail(where, f"unknown key(s) {', '.join(unknown)} (allowed: name, vlan, subnet, shared, mtu, "
-              "host_address)")
+        _fail(where, f"unknown key(s) {', '.join(unknown)} (allowed: {', '.join(PARTITION_KEYS)})")
     for key in ("name", "vlan", "subnet"):
         if entry.get(key) in (None, ""):
             _fail(f"{where}.{key}", "is required")
@@ -64,8 +66,15 @@ def _partition(index, entry, trunk_if, bridge_prefix):
         host_address = validate.ip_interface(entry["host_address"], f"{where}.host_address")
         if validate.netaddr.IPNetwork(host_address).cidr != subnet:
             _fail(f"{where}.host_address", f"{host_address!r} is not in the partition's subnet {subnet}")
+    gateway = None
+    if entry.get("gateway"):
+        # Not used on the host: guests get it as their default route (see the cluster role).
+        gateway = validate.ip_address(entry["gateway"], f"{where}.gateway")
+        if validate.netaddr.IPAddress(gateway) not in subnet:
+            _fail(f"{where}.gateway", f"{gateway!r} is not in the partition's subnet {subnet}")
     return {"name": name, "vlan": vlan, "subnet": str(subnet), "shared": bool(entry.get("shared", False)),
-            "mtu": mtu, "host_address": host_address, "bridge": bridge, "vlan_interface": vlan_if}
+            "mtu": mtu, "host_address": host_address, "gateway": gateway, "bridge": bridge,
+            "vlan_interface": vlan_if}
 
 
 def partition_layout(trunk, partitions, bond_name="bond0", bond_mode="active-backup", bond_miimon=100,

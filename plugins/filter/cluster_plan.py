@@ -1,0 +1,102 @@
+# -*- coding: utf-8 -*-
+# Copyright: openblade.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cluster plan filter (logic in plugin_utils/cluster.py)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: cluster_plan
+short_description: Turn the inventory's guests into each blade's disks and domains
+version_added: 0.1.0
+description:
+  - Places every guest on a blade with the same rules as M(openblade.kvm.place#filter), keeping guests that are already defined where they are.
+  - Gives each guest an address on every partition it joins, from the partition's subnet (from the C(offset)-th host address on, never the C(host_address) or C(gateway)), lowest free address first in name order.
+    Addresses are recorded in a ledger that keeps them reserved even after the guest leaves the inventory, so an address never passes to another guest.
+  - Writes out each guest as options of M(openblade.kvm.guests) (disk = its thin clone, NICs on its partitions, a cloud-init seed with its hostname and addresses, the NICs matched by their derived MACs) and each blade's thin clones for M(openblade.kvm.lvm_clones).
+  - Pure; it contacts no host. A guest that does not fit, an unknown image or partition, or ledgers that disagree fail here, before anything changes.
+options:
+  _input:
+    description:
+      - The guests (C(cluster_guests) of the cluster role), each with C(name), C(image), and optionally C(blade), C(anti_affinity), C(vcpus), C(memory) (MiB), C(disk_size), C(partitions), C(state), C(user_data) and C(domain).
+    type: list
+    elements: dict
+    required: true
+  cluster:
+    description: The cluster name (derives MACs, scopes the ledger and existing guests).
+    type: str
+    required: true
+  blades:
+    description: Blade capacities by inventory hostname, as for M(openblade.kvm.place#filter).
+    type: dict
+    required: true
+  partitions:
+    description: The partitions (C(network_partitions)).
+    type: list
+    elements: dict
+    required: true
+  golden_images:
+    description: The golden images (C(storage_golden_images)); a guest clones the last listed version of its image.
+    type: list
+    elements: dict
+    required: true
+  pools:
+    description: The storage pools (C(storage_pools)); the first is where images go by default.
+    type: list
+    elements: dict
+    required: true
+  domains:
+    description: What M(openblade.kvm.domain_info) returned on each blade (its C(guests)), by blade. Our guests of this cluster stay where they are.
+    type: dict
+  ledgers:
+    description: Each blade's copy of the address ledger (null where there is none), by blade.
+    type: dict
+  cpu_ratio:
+    description: vCPUs per physical core.
+    type: float
+    default: 4.0
+  memory_reserve_mib:
+    description: Memory kept for each blade's host.
+    type: int
+    default: 2048
+  address_offset:
+    description: How many host addresses at the start of every subnet are left to routers and services.
+    type: int
+    default: 10
+  user_data:
+    description: cloud-config merged into every guest's user-data (a guest's own C(user_data) wins).
+    type: dict
+"""
+
+EXAMPLES = r"""
+- name: Plan the cluster
+  ansible.builtin.set_fact:
+    plan: >-
+      {{ cluster_guests | openblade.kvm.cluster_plan(cluster='city-dc1', blades=capacities,
+           partitions=network_partitions, golden_images=storage_golden_images, pools=storage_pools) }}
+"""
+
+RETURN = r"""
+_value:
+  description:
+    - C(placement) (guest to blade), C(ledger) (the merged ledger with new allocations), C(guests_list) (guests with C(host), for the guests role), C(clones) (by blade, for M(openblade.kvm.lvm_clones)) and C(table) (the plan as a Markdown table).
+  type: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.openblade.kvm.plugins.plugin_utils.cluster import plan
+
+
+def cluster_plan(guests, cluster, blades, partitions, golden_images, pools, domains=None, ledgers=None,
+                 cpu_ratio=4.0, memory_reserve_mib=2048, address_offset=10, user_data=None):
+    try:
+        return plan(cluster, guests, blades, partitions, golden_images, pools, domains, ledgers,
+                    cpu_ratio, memory_reserve_mib, address_offset, user_data)
+    except ValueError as exc:  # PlanError, PlacementError and the ledger's AddressError
+        raise AnsibleFilterError(f"openblade.kvm.cluster_plan: {exc}") from None
+
+
+class FilterModule:
+    def filters(self):
+        return {"cluster_plan": cluster_plan}

@@ -1,0 +1,185 @@
+# -*- coding: utf-8 -*-
+# Copyright: openblade.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cluster plan: from the inventory's guests to each blade's clones and domains.
+
+Pure and controller-side.  Given the inventory and what the blades report (where our
+guests are defined, their copies of the address ledger) it decides placement and
+addresses and writes out what the storage and guests roles apply.  Nothing here
+touches a host, so a bad inventory fails before any change.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.identity import derive_mac
+from ansible_collections.openblade.kvm.plugins.module_utils._validate import (
+    ValidationError,
+    domain_name,
+    lvm_name,
+    size_bytes,
+)
+from ansible_collections.openblade.kvm.plugins.plugin_utils import ipam
+from ansible_collections.openblade.kvm.plugins.plugin_utils.placement import place_guests
+
+GIB = 1024 ** 3
+GUEST_KEYS = ("name", "image", "blade", "anti_affinity", "vcpus", "memory", "disk_size", "partitions",
+              "state", "user_data", "domain")
+# Domain options the plan writes itself; a guest's ``domain`` passthrough may not set them.
+PLANNED_OPTIONS = ("name", "state", "vcpus", "memory", "disks", "nics", "cloud_init")
+ROOT_SUFFIX = "-root"
+
+
+class PlanError(ValueError):
+    pass
+
+
+def _golden_images(images, pools):
+    """Image name -> where new clones come from: the last listed version of that name."""
+    default_vg = pools[0]["vg"] if pools else None
+    default_pool = pools[0].get("pool", "thinpool") if pools else None
+    found = {}
+    for image in images:
+        vg = image.get("vg") or default_vg
+        if not vg:
+            raise PlanError(f"golden image {image['name']}: no volume group (set storage_pools or its vg)")
+        found[image["name"]] = {
+            "vg": vg, "pool": image.get("pool") or default_pool,
+            "lv": f"{image['name']}-{image['version']}",
+            "size": size_bytes(image["size"], f"storage_golden_images {image['name']}.size")
+            if image.get("size") else None,
+        }
+    return found
+
+
+def _check_guest(index, guest, golden, partitions, blades):
+    where = f"cluster_guests[{index}]"
+    if not isinstance(guest, dict):
+        raise PlanError(f"{where}: {guest!r} is not a guest (a dict with name, image, ...)")
+    unknown = sorted(set(guest) - set(GUEST_KEYS))
+    if unknown:
+        raise PlanError(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(GUEST_KEYS)})")
+    name = domain_name(guest.get("name"), f"{where}.name")
+    lvm_name(name + ROOT_SUFFIX, f"{where}.name (as the disk's LV name {name}{ROOT_SUFFIX})")
+    if guest.get("image") not in golden:
+        raise PlanError(f"{where} ({name}).image: {guest.get('image')!r} is not a golden image of "
+                        f"storage_golden_images (known: {', '.join(sorted(golden)) or 'none'})")
+    for partition in guest.get("partitions") or []:
+        if partition not in partitions:
+            raise PlanError(f"{where} ({name}).partitions: {partition!r} is not in network_partitions "
+                            f"(known: {', '.join(sorted(partitions)) or 'none'})")
+    if guest.get("blade") and guest["blade"] not in blades:
+        raise PlanError(f"{where} ({name}).blade: {guest['blade']!r} is not a blade of this inventory "
+                        f"(blades: {', '.join(sorted(blades))})")
+    clash = sorted(set(guest.get("domain") or {}) & set(PLANNED_OPTIONS))
+    if clash:
+        raise PlanError(f"{where} ({name}).domain: {', '.join(clash)} come from the cluster plan; set them "
+                        "on the guest itself (vcpus, memory, partitions, image, user_data)")
+    image = golden[guest["image"]]
+    disk = guest.get("disk_size")
+    disk_bytes = size_bytes(disk, f"{where} ({name}).disk_size") if disk else image["size"]
+    if disk_bytes is None:
+        raise PlanError(f"{where} ({name}): no disk size; set its disk_size, or the size of golden image "
+                        f"{guest['image']} (placement counts it against the thin pool)")
+    return name, disk_bytes
+
+
+def existing_placement(domains_by_blade, cluster):
+    """{guest: blade} for our guests of ``cluster`` that the blades report (domain_info)."""
+    where = {}
+    for blade in sorted(domains_by_blade):
+        for domain in domains_by_blade[blade] or []:
+            if not domain.get("managed") or domain.get("cluster") != cluster:
+                continue
+            if domain["name"] in where:
+                raise PlanError(f"guest {domain['name']} is defined on both {where[domain['name']]} and "
+                                f"{blade}; undefine one of them before running the cluster plan")
+            where[domain["name"]] = blade
+    return where
+
+
+def _network_config(cluster, name, nics, partitions, ledger):
+    """cloud-init network-config v2: each NIC found by its (derived) MAC, with its address."""
+    ethernets = {}
+    routed = False
+    for index, partition in enumerate(nics):
+        entry = {"match": {"macaddress": derive_mac(cluster, name, index)}, "set-name": f"eth{index}",
+                 "addresses": [ipam.interface(ledger, partitions, partition, name)]}
+        gateway = partitions[partition].get("gateway")
+        if gateway and not routed:
+            entry["routes"] = [{"to": "default", "via": gateway}]
+            routed = True
+        ethernets[f"eth{index}"] = entry
+    return {"version": 2, "ethernets": ethernets}
+
+
+def plan(cluster, guests, blades, partitions, golden_images, pools, domains_by_blade=None, ledgers=None,
+         cpu_ratio=4.0, memory_reserve_mib=2048, address_offset=10, user_data=None):
+    """Return the plan: placement, ledger, the guests role's list and each blade's clones."""
+    try:
+        return _plan(cluster, guests, blades, partitions, golden_images, pools, domains_by_blade or {},
+                     ledgers or {}, cpu_ratio, memory_reserve_mib, address_offset, user_data or {})
+    except (ValidationError, ipam.AddressError) as exc:
+        raise PlanError(str(exc)) from None
+
+
+def _plan(cluster, guests, blades, partitions, golden_images, pools, domains_by_blade, ledgers,
+          cpu_ratio, memory_reserve_mib, address_offset, user_data):
+    partitions = {p["name"]: p for p in partitions}
+    golden = _golden_images(golden_images, pools)
+    disks = {}
+    for index, guest in enumerate(guests):
+        name, disk_bytes = _check_guest(index, guest, golden, partitions, blades)
+        if name in disks:
+            raise PlanError(f"cluster_guests: {name} is listed twice")
+        disks[name] = disk_bytes
+
+    existing = existing_placement(domains_by_blade, cluster)
+    for guest in guests:
+        if guest.get("blade") and existing.get(guest["name"], guest["blade"]) != guest["blade"]:
+            raise PlanError(f"guest {guest['name']} is defined on {existing[guest['name']]} but the "
+                            f"inventory pins it to {guest['blade']}; guests are not moved automatically "
+                            "(migrate it first, or drop the pin)")
+    demand = [{"name": g["name"], "vcpus": g.get("vcpus", 1), "memory_mib": g.get("memory", 1024),
+               "disk_gib": disks[g["name"]] / GIB, "blade": g.get("blade"),
+               "anti_affinity": g.get("anti_affinity")} for g in guests]
+    placement = place_guests(demand, blades, {n: b for n, b in existing.items() if n in disks},
+                             cpu_ratio, memory_reserve_mib)
+
+    members = {}
+    for guest in guests:
+        for partition in guest.get("partitions") or []:
+            members.setdefault(partition, []).append(guest["name"])
+    ledger = ipam.allocate(ipam.merge_ledgers(ledgers, cluster), partitions, members, address_offset)
+
+    guests_list, clones = [], {blade: [] for blade in sorted(blades)}
+    for guest in guests:
+        name, blade, image = guest["name"], placement[guest["name"]], golden[guest["image"]]
+        nics = list(guest.get("partitions") or [])
+        clones[blade].append({"vg": image["vg"], "name": name + ROOT_SUFFIX, "origin": image["lv"],
+                              "owner": name, "size": str(disks[name])})
+        domain = dict(guest.get("domain") or {})
+        domain.update(
+            host=blade, name=name, state=guest.get("state", "running"),
+            vcpus=guest.get("vcpus", 1), memory=guest.get("memory", 1024),
+            disks=[{"path": f"/dev/{image['vg']}/{name}{ROOT_SUFFIX}", "boot_order": 1}],
+            nics=[{"partition": partition} for partition in nics],
+            cloud_init={
+                "user_data": {"hostname": name, "preserve_hostname": False, **user_data,
+                              **(guest.get("user_data") or {})},
+                "network_config": _network_config(cluster, name, nics, partitions, ledger),
+            })
+        guests_list.append(domain)
+    return {"placement": dict(sorted(placement.items())), "ledger": ledger, "guests_list": guests_list,
+            "clones": clones, "table": placement_table(guests, placement, disks, ledger)}
+
+
+def placement_table(guests, placement, disks, ledger):
+    """The plan as a Markdown table, for the play's output and the README."""
+    rows = ["| guest | blade | vCPUs | memory MiB | disk GiB | partitions: addresses |",
+            "| --- | --- | ---: | ---: | ---: | --- |"]
+    for guest in sorted(guests, key=lambda g: (placement[g["name"]], g["name"])):
+        name = guest["name"]
+        addresses = ", ".join(f"{p}: {ledger['partitions'][p][name]}" for p in guest.get("partitions") or [])
+        rows.append(f"| {name} | {placement[name]} | {guest.get('vcpus', 1)} | {guest.get('memory', 1024)} "
+                    f"| {disks[name] / GIB:g} | {addresses} |")
+    return "\n".join(rows)
