@@ -37,7 +37,7 @@ quick: setup
 	@tools/tiers.sh lint unit integration-host
 
 lint:
-	$(VENV)/ruff check plugins lab tests tools conftest.py lab/lab molecule
+	$(VENV)/ruff check plugins lab tests tools conftest.py lab/lab molecule benchmarks
 	$(VENV)/python tools/check_docs.py
 	$(VENV)/antsibull-changelog lint
 	$(VENV)/ansible-playbook --syntax-check -i inventories/lab playbooks/*.yml lab/prepare.yml
