@@ -92,8 +92,6 @@ def main():
         rows.append((size, first, statistics.median(reruns), changed, sorted(set(tasks.values()))))
         print(f"{size} guests: first converge {first:.0f}s ({changed} changed task results), "
               f"re-run median {statistics.median(reruns):.0f}s, task results per blade {tasks}", flush=True)
-    run("playbooks/teardown.yml", dict(base, cluster_guests=guests(max(args.sizes))))
-
     smallest = rows[0]
     print("\n| guests | first converge | no-change re-run | re-run / re-run at "
           f"{smallest[0]} | task results per blade (re-run) |")
@@ -102,7 +100,8 @@ def main():
         print(f"| {size} | {first:.0f} s | {rerun:.0f} s | {rerun / smallest[2]:.2f}x | "
               f"{', '.join(map(str, tasks))} |")
     print(f"\n(3 TCG lab blades on this host, {args.reruns} re-run(s) per size; medians. "
-          "Timings are noisy; the task count is not.)")
+          "Timings are noisy; the task count is not.)", flush=True)
+    run("playbooks/teardown.yml", dict(base, cluster_guests=guests(max(args.sizes))))
 
 
 if __name__ == "__main__":

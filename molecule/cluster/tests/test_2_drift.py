@@ -43,12 +43,16 @@ def test_plan_reports_exactly_the_drift(cluster, drift):
     assert guests["guests"][GUEST]["changes"] == [{"field": "memory", "when": "live"}]
     assert guests["diff"]["before"][GUEST]["memory"] == drift["memory"] // 2
     assert guests["diff"]["after"][GUEST]["memory"] == drift["memory"]
-    # The network plan: no config file differs, and of the links only the deleted VLAN.
+    # The network plan: no config file differs; at runtime only the deleted VLAN, and the
+    # bridge it was the port of, which lost that port.
     network = result(drift["plan"], drift["vlan_blade"], NETWORK_TASK)
     before, after = network["diff"]["before"], network["diff"]["after"]
     assert before["files"] == after["files"]
     drifted = {name for name, fields in after["runtime"].items() if before["runtime"].get(name) != fields}
-    assert drifted == {f"bond0.{drift['vlan']}"}, network["actions"]
+    assert drifted == {f"bond0.{drift['vlan']}", f"br-{PARTITION}"}, network["actions"]
+    bridge_before, bridge_after = before["runtime"][f"br-{PARTITION}"], after["runtime"][f"br-{PARTITION}"]
+    assert {key for key in bridge_after if bridge_before.get(key) != bridge_after[key]} == {"ports"}
+    assert bridge_after["ports"] == [f"bond0.{drift['vlan']}"]
     assert any(f"bond0.{drift['vlan']}" in action for action in network["actions"]), network["actions"]
 
 
