@@ -48,7 +48,7 @@ def merge_ledgers(copies, cluster):
     return {"cluster": cluster, "partitions": {p: dict(sorted(e.items())) for p, e in sorted(merged.items())}}
 
 
-def _reserved(partition, network):
+def _reserved(partition):
     """Addresses of a partition that no guest may get: the host's and the router's."""
     reserved = set()
     if partition.get("host_address"):
@@ -87,8 +87,7 @@ def allocate(ledger, partitions, members, offset=10):
                     raise AddressError(f"the ledger gives {guest} {address} on partition {name}, outside its "
                                        f"subnet {network}; the subnet changed under existing guests "
                                        "(renumbering is not automatic: fix the ledger or the inventory)")
-            taken = {netaddr.IPAddress(address) for address in entries.values()} | _reserved(partitions[name],
-                                                                                              network)
+            taken = {netaddr.IPAddress(address) for address in entries.values()} | _reserved(partitions[name])
             free = (address for address in _candidates(network, offset) if address not in taken)
             for guest in guests:
                 if guest in entries:
