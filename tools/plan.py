@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import sys
 
+import yaml
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
 
@@ -23,9 +25,9 @@ from ansible.vars.manager import VariableManager  # noqa: E402
 
 from ansible_collections.openblade.kvm.plugins.plugin_utils.cluster import plan  # noqa: E402
 
-# The role defaults the plan depends on (roles/cluster/defaults/main.yml).
-DEFAULTS = {"cluster_name": "default", "cluster_cpu_ratio": 4, "cluster_memory_reserve_mib": 2048,
-            "cluster_address_offset": 10, "cluster_user_data": {}}
+# The cluster role's defaults, which the inventory's variables override.
+with open(os.path.join(ROOT, "roles", "cluster", "defaults", "main.yml")) as _handle:
+    DEFAULTS = yaml.safe_load(_handle)
 
 
 def blade_vars(inventory_path, hosts=None):
@@ -45,16 +47,18 @@ def blade_vars(inventory_path, hosts=None):
             for host in inventory.groups["blades"].get_hosts()}
 
 
-def inventory_plan(inventory_path, hosts=None):
+def inventory_plan(inventory_path, hosts=None, ledgers=None):
+    """The cluster role's plan of the inventory, for blades with no guests yet and the
+    given copies of the address ledger (none by default)."""
     blades = blade_vars(inventory_path, hosts)
     first = blades[sorted(blades)[0]]
-    capacity = {name: dict({"max_overcommit": (v.get("storage_pools") or [{}])[0].get("max_overcommit", 1.0)},
-                           **v["blade_capacity"]) for name, v in blades.items()}
-    return plan(first["cluster_name"], first.get("cluster_guests", []), capacity,
+    return plan(first["cluster_name"], first["cluster_guests"],
+                {name: v["blade_capacity"] for name, v in blades.items()},
                 first.get("network_partitions", []), first.get("storage_golden_images", []),
-                first.get("storage_pools", []), cpu_ratio=first["cluster_cpu_ratio"],
+                first.get("storage_pools", []), ledgers=ledgers, cpu_ratio=first["cluster_cpu_ratio"],
                 memory_reserve_mib=first["cluster_memory_reserve_mib"],
-                address_offset=first["cluster_address_offset"], user_data=first["cluster_user_data"])
+                address_offset=first["cluster_address_offset"], user_data=first["cluster_user_data"],
+                blade_pools={name: v.get("storage_pools", []) for name, v in blades.items()})
 
 
 def main(argv):

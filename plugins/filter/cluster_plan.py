@@ -27,9 +27,14 @@ options:
     type: str
     required: true
   blades:
-    description: Blade capacities by inventory hostname, as for M(openblade.kvm.place#filter).
+    description:
+      - Each blade's C(blade_capacity) by inventory hostname (C(cores), C(memory_mib), and optionally C(pool_gib) and C(max_overcommit)), as for M(openblade.kvm.place#filter).
+      - A blade without C(max_overcommit) gets that of its first pool (O(blade_pools), else O(pools)), else 1.
     type: dict
     required: true
+  blade_pools:
+    description: Each blade's own C(storage_pools) by inventory hostname, for the C(max_overcommit) default; a blade missing here uses O(pools).
+    type: dict
   partitions:
     description: The partitions (C(network_partitions)).
     type: list
@@ -74,6 +79,9 @@ EXAMPLES = r"""
     plan: >-
       {{ cluster_guests | openblade.kvm.cluster_plan(cluster='city-dc1', blades=capacities,
            partitions=network_partitions, golden_images=storage_golden_images, pools=storage_pools) }}
+  vars:
+    # Every blade's blade_capacity from its host_vars, by hostname.
+    capacities: "{{ dict(groups['blades'] | zip(groups['blades'] | map('extract', hostvars, 'blade_capacity'))) }}"
 """
 
 RETURN = r"""
@@ -89,10 +97,10 @@ from ansible_collections.openblade.kvm.plugins.plugin_utils.cluster import plan
 
 
 def cluster_plan(guests, cluster, blades, partitions, golden_images, pools, domains=None, ledgers=None,
-                 cpu_ratio=4.0, memory_reserve_mib=2048, address_offset=10, user_data=None):
+                 cpu_ratio=4.0, memory_reserve_mib=2048, address_offset=10, user_data=None, blade_pools=None):
     try:
         return plan(cluster, guests, blades, partitions, golden_images, pools, domains, ledgers,
-                    cpu_ratio, memory_reserve_mib, address_offset, user_data)
+                    cpu_ratio, memory_reserve_mib, address_offset, user_data, blade_pools)
     except ValueError as exc:  # PlanError, PlacementError and the ledger's AddressError
         raise AnsibleFilterError(f"openblade.kvm.cluster_plan: {exc}") from None
 

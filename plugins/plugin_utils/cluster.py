@@ -112,12 +112,30 @@ def _network_config(cluster, name, nics, partitions, ledger):
     return {"version": 2, "ethernets": ethernets}
 
 
+def placement_capacities(blades, pools, blade_pools=None):
+    """Each blade's capacity for placement: its ``blade_capacity``, whose ``max_overcommit``
+    defaults to that of the blade's first pool (``blade_pools``, else the cluster's
+    ``pools``), else 1."""
+    capacities = {}
+    for name, capacity in blades.items():
+        own_pools = (blade_pools or {}).get(name) or pools
+        pool_limit = own_pools[0].get("max_overcommit") if own_pools else None
+        overcommit = capacity.get("max_overcommit") or pool_limit or 1.0
+        capacities[name] = dict(capacity, max_overcommit=overcommit)
+    return capacities
+
+
 def plan(cluster, guests, blades, partitions, golden_images, pools, domains_by_blade=None, ledgers=None,
-         cpu_ratio=4.0, memory_reserve_mib=2048, address_offset=10, user_data=None):
-    """Return the plan: placement, ledger, the guests role's list and each blade's clones."""
+         cpu_ratio=4.0, memory_reserve_mib=2048, address_offset=10, user_data=None, blade_pools=None):
+    """Return the plan: placement, ledger, the guests role's list and each blade's clones.
+
+    ``blades`` is each blade's ``blade_capacity``; ``blade_pools`` each blade's own
+    ``storage_pools`` where they differ from the cluster's ``pools``.
+    """
     try:
-        return _plan(cluster, guests, blades, partitions, golden_images, pools, domains_by_blade or {},
-                     ledgers or {}, cpu_ratio, memory_reserve_mib, address_offset, user_data or {})
+        return _plan(cluster, guests, placement_capacities(blades, pools, blade_pools), partitions,
+                     golden_images, pools, domains_by_blade or {}, ledgers or {}, cpu_ratio,
+                     memory_reserve_mib, address_offset, user_data or {})
     except (ValidationError, ipam.AddressError) as exc:
         raise PlanError(str(exc)) from None
 

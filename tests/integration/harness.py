@@ -6,6 +6,7 @@ localhost (host tier) or on a lab blade (lab tier), and return the module's resu
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -15,6 +16,14 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CALLBACKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins")
 LAB_INVENTORY = os.path.join(REPO, "inventories", "lab")
+
+
+def plan_tool():
+    """tools/plan.py as a module: the cluster role's plan of an inventory, computed offline."""
+    spec = importlib.util.spec_from_file_location("plan_tool", os.path.join(REPO, "tools", "plan.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def ansible_module(module, args, host="localhost", check=False, diff=False, timeout=900):

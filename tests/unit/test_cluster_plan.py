@@ -11,7 +11,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.openblade.kvm.plugins.filter.cluster_plan import cluster_plan
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.identity import derive_mac
 from ansible_collections.openblade.kvm.plugins.plugin_utils import ipam
-from ansible_collections.openblade.kvm.plugins.plugin_utils.cluster import plan
+from ansible_collections.openblade.kvm.plugins.plugin_utils.cluster import placement_capacities, plan
 
 BLADES = {name: {"cores": 4, "memory_mib": 8192, "pool_gib": 100, "max_overcommit": 2}
           for name in ("b1", "b2", "b3")}
@@ -166,3 +166,28 @@ def test_no_disk_size_anywhere_is_refused():
 def test_interface_has_the_subnet_prefix():
     ledger = {"partitions": {"office": {"web1": "10.0.1.13"}}}
     assert ipam.interface(ledger, {p["name"]: p for p in PARTITIONS}, "office", "web1") == "10.0.1.13/24"
+
+
+@pytest.mark.parametrize("capacity, own_pools, expected", [
+    ({"max_overcommit": 3}, [{"vg": "v", "max_overcommit": 5}], 3),  # the blade's own limit wins
+    ({"max_overcommit": None}, [{"vg": "v", "max_overcommit": 5}], 5),  # unset, as an argument spec leaves it
+    ({}, [{"vg": "v", "max_overcommit": 5}], 5),  # else the blade's own first pool
+    ({}, None, 2),  # else the cluster's first pool (POOLS)
+    ({}, [{"vg": "v"}], 1.0),  # a pool without a limit: no overcommit
+])
+def test_placement_capacity_takes_max_overcommit_from_the_blade_then_its_pool(capacity, own_pools, expected):
+    blades = {"b1": dict({"cores": 4, "memory_mib": 8192, "pool_gib": 100}, **capacity)}
+    blade_pools = {"b1": own_pools} if own_pools is not None else {}
+    assert placement_capacities(blades, POOLS, blade_pools)["b1"] == {
+        "cores": 4, "memory_mib": 8192, "pool_gib": 100, "max_overcommit": expected}
+
+
+def test_a_blade_pool_limit_decides_what_fits():
+    """100 GiB pools; 150 GiB of disk fits only on the blade whose own pool allows 2x."""
+    blades = {name: {"cores": 4, "memory_mib": 8192, "pool_gib": 100} for name in ("b1", "b2")}
+    strict = [{"vg": "vg_guests", "pvs": ["/dev/vdb"], "max_overcommit": 1}]
+    guest = [{"name": "big", "image": "deb", "memory": 512, "disk_size": "150g"}]
+    result = plan("c1", guest, blades, PARTITIONS, IMAGES, strict, blade_pools={"b2": POOLS})
+    assert result["placement"] == {"big": "b2"}
+    with pytest.raises(ValueError, match="does not fit|do not fit"):
+        plan("c1", guest, blades, PARTITIONS, IMAGES, strict)

@@ -8,12 +8,13 @@ The example inventory's placement is printed in README.md; the test keeps it tru
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
 import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.openblade.kvm.tests.integration import harness
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROLES = ("cluster", "hypervisor", "network", "storage", "guests")
@@ -21,14 +22,7 @@ ROLES = ("cluster", "hypervisor", "network", "storage", "guests")
 INVENTORIES = {"example": None, "lab": ["blade1", "blade2", "blade3"]}
 
 
-def _load_plan_tool():
-    spec = importlib.util.spec_from_file_location("plan_tool", os.path.join(ROOT, "tools", "plan.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-PLAN_TOOL = _load_plan_tool()
+PLAN_TOOL = harness.plan_tool()
 
 
 def role_spec(role):

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from ansible_collections.openblade.kvm.plugins.plugin_utils.cluster import plan
+from ansible_collections.openblade.kvm.tests.integration import harness
 
 BLADES = ("blade1", "blade2", "blade3")
 VG = "vg_guests"
@@ -16,15 +16,10 @@ VG = "vg_guests"
 @pytest.fixture(scope="module")
 def expected(cluster):
     """The inventory's plan, computed on the controller as the cluster role does, from
-    scratch (no existing guests): the cluster must be where a fresh plan puts it."""
-    inv = cluster.inventory
-    blades = {name: dict(inv["blade_capacity"], max_overcommit=inv["storage_pools"][0]["max_overcommit"])
-              for name in BLADES}
-    return plan(cluster.name, inv["cluster_guests"], blades, inv["network_partitions"],
-                inv["storage_golden_images"], inv["storage_pools"],
-                domains_by_blade={}, ledgers={"blade1": cluster.ledger()},
-                cpu_ratio=inv.get("cluster_cpu_ratio", 4),
-                memory_reserve_mib=inv["cluster_memory_reserve_mib"])
+    scratch (no existing guests) with blade1's ledger: the cluster must be where a fresh
+    plan puts it."""
+    return harness.plan_tool().inventory_plan(harness.LAB_INVENTORY, list(BLADES),
+                                              ledgers={"blade1": cluster.ledger()})
 
 
 @pytest.mark.parametrize("name", BLADES)
