@@ -54,7 +54,8 @@ class Plan:
         return action
 
     def warn(self, message):
-        self.warnings.append(message)
+        if message not in self.warnings:  # a batch repeats the same cause per item: say it once
+            self.warnings.append(message)
 
     def __bool__(self):
         return bool(self.actions)

@@ -226,3 +226,14 @@ def test_origin_mismatches_are_listed_and_left_alone(tmp_path):
         real["warnings"][0]
     refused(tmp_path, table, clones, "obt_vg/web1-root already exists and is a clone of debian12-1",
             on_origin_mismatch="fail")
+
+
+def test_a_missing_golden_image_is_one_warning_for_the_whole_batch(tmp_path):
+    """Check mode before the image task ran: every clone planned, the cause said once."""
+    clones = [item(owner, origin="debian12-9") for owner in GUESTS]
+    checked = reconcile(builder(tmp_path, clones)(FakeRunner(state())), check_mode=True)
+    assert len(checked["actions"]) == 3
+    assert checked["warnings"] == ["golden image obt_vg/debian12-9 does not exist (yet): the planned "
+                                   "actions that need it fail unless an earlier task creates it"]
+    with pytest.raises(ReconcileError, match="golden image obt_vg/debian12-9 does not exist"):
+        reconcile(builder(tmp_path, clones)(FakeRunner(state())))

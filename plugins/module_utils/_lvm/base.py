@@ -112,8 +112,8 @@ class LvmResource(Resource):
 
         def fail():
             raise ReconcileError(f"{missing} does not exist")
-        plan.warn(f"{missing} does not exist (yet): '{description}' fails unless an earlier "
-                  "task creates it")
+        plan.warn(f"{missing} does not exist (yet): the planned actions that need it fail "
+                  "unless an earlier task creates it")
         plan.add(description, fail)
 
     def missing_pool(self, pool_name):
