@@ -24,7 +24,7 @@ options:
   _input:
     description:
       - A dict with C(cluster) (name), C(generated) (a timestamp, shown as given), C(cpu_ratio), C(memory_reserve_mib), C(blades) and C(addresses).
-      - C(blades) maps each blade name to a dict with C(hypervisor) (the registered result of M(openblade.kvm.hypervisor_info)), C(lvm) (the registered result of M(openblade.kvm.lvm_info)), C(guests) (the C(guests) list of M(openblade.kvm.domain_info), null when it could not be read) and optionally C(problems) (a list of strings). A failed registered result is reported as a problem; an empty dict stands for a blade that gave no data at all.
+      - C(blades) maps each blade name to a dict with C(hypervisor) (the registered result of M(openblade.kvm.hypervisor_info)), C(lvm) (the registered result of M(openblade.kvm.lvm_info)), C(guests) (the C(guests) list of M(openblade.kvm.domain_info), null when it could not be read), optionally C(problems) (a list of strings) and C(declared) (the blade's C(blade_capacity), which placement uses: the report lists it as a problem where it promises more cores, RAM or thin pool than the blade reports). A failed registered result is reported as a problem; an empty dict stands for a blade that gave no data at all.
       - C(addresses) maps a guest name to a dict of partition name to address.
     type: dict
     required: true
@@ -65,6 +65,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm.sizes import human
 
+GIB = 1024 ** 3
 WARN = "\u26a0"  # warning sign: visible in a terminal, in a rendered page and in print
 
 
@@ -157,8 +158,36 @@ def _blade_facts(blade):
     facts = hv_result.get("hypervisor") or {}
     problems = _failed(hv_result, "hypervisor_info") + list(facts.get("problems") or [])
     problems += _failed(lvm, "lvm_info") + list(blade.get("problems") or [])
+    problems += _declared_problems(blade.get("declared"), facts, lvm)
     guests = blade.get("guests")
     return facts, lvm, None if guests is None else list(guests), problems
+
+
+# Nominal RAM (what an inventory declares) is a little above the MemTotal the kernel
+# reports (3.0% on a lab blade): only a larger gap means a wrong declaration.
+NOMINAL_RAM_SLACK = 1.05
+
+
+def _declared_problems(declared, facts, lvm):
+    """Where the blade_capacity placement counts on is more than the blade has."""
+    if not declared:
+        return []
+    problems = []
+    cores, cpus = _num(declared.get("cores")), _num(facts.get("cpu_count"))
+    if cores is not None and cpus is not None and cores > cpus:
+        problems.append(f"blade_capacity declares {cores:g} cores, the blade has {cpus:g} CPUs: "
+                        "placement counts on CPUs that are not there")
+    memory, ram = _num(declared.get("memory_mib")), _num(facts.get("memory_mib"))
+    if memory is not None and ram is not None and memory > ram * NOMINAL_RAM_SLACK:
+        problems.append(f"blade_capacity declares {memory:g} MiB of RAM, the blade has {ram:g} MiB: "
+                        "placement counts on memory that is not there")
+    pool_gib = _num(declared.get("pool_gib"))
+    sizes = [_num(pool.get("size")) for pool in lvm.get("thin_pools") or []]
+    largest = max((size for size in sizes if size is not None), default=None)
+    if pool_gib and largest is not None and pool_gib * GIB > largest:
+        problems.append(f"blade_capacity declares pool_gib {pool_gib:g}, the largest thin pool here is "
+                        f"{largest / GIB:.1f} GiB: placement counts on disk that is not there")
+    return problems
 
 
 def _blade_numbers(facts, guests, cpu_ratio, reserve):

@@ -235,3 +235,26 @@ def test_no_guests_and_an_empty_cluster_render():
 def test_bad_input_fails_with_a_readable_message(args, message):
     with pytest.raises(AnsibleFilterError, match=re.escape(message)):
         cluster_report(*args)
+
+
+def test_a_declared_capacity_above_what_the_blade_has_is_a_problem():
+    """blade1 has 8 CPUs, 65536 MiB and a 100 GiB pool (see cluster())."""
+    data = cluster()
+    data["blades"]["blade1"]["declared"] = {"cores": 16, "memory_mib": 131072, "pool_gib": 150}
+    markdown = cluster_report(data, "markdown")
+    assert ("| blade1 | blade_capacity declares 16 cores, the blade has 8 CPUs: placement counts on "
+            "CPUs that are not there |") in markdown
+    assert ("| blade1 | blade_capacity declares 131072 MiB of RAM, the blade has 65536 MiB: placement "
+            "counts on memory that is not there |") in markdown
+    assert ("| blade1 | blade_capacity declares pool_gib 150, the largest thin pool here is 100.0 GiB: "
+            "placement counts on disk that is not there |") in markdown
+
+
+@pytest.mark.parametrize("declared", [
+    {"cores": 8, "memory_mib": 65536, "pool_gib": 100},  # exactly what the blade reports
+    {"cores": 4, "memory_mib": 68000, "pool_gib": 0},  # nominal RAM a little above MemTotal
+])
+def test_a_declared_capacity_within_what_the_blade_has_is_no_problem(declared):
+    data = cluster()
+    data["blades"]["blade1"]["declared"] = declared
+    assert "blade_capacity" not in cluster_report(data, "markdown")

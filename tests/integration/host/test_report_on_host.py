@@ -47,7 +47,10 @@ def report(tmp_path, libvirtd):
     # libvirt-python and lxml, which the host's own python3 may lack.
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(json.dumps({"all": {"children": {"blades": {"hosts": {"localhost": {
-        "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}}}))
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        # Twice the CPUs this host has: the report must say placement counts on CPUs that
+        # are not there (the RAM declared is within what it has).
+        "blade_capacity": {"cores": 2 * os.cpu_count(), "memory_mib": 1024}}}}}}}))
     ledger = tmp_path / "ledger.json"
     ledger.write_text(json.dumps({"cluster": CLUSTER, "partitions": {
         PARTITION: {NAME: ADDRESS}, "elsewhere": {PREFIX + "not-here": "192.0.2.99"}}}))
@@ -106,6 +109,11 @@ def test_report_shows_this_host_and_its_guest_in_markdown_and_html(guest, report
         assert pool[1] == "**unknown: lvm_info gave no answer (see problems) ⚠ no storage data**"
         assert any(problem[1].startswith("lvm_info: lvm2 is not installed on this host")
                    for problem in rows(section(markdown, "Problems"), "localhost"))
+
+    assert [f"blade_capacity declares {2 * cores} cores, the blade has {cores} CPUs: placement "
+            "counts on CPUs that are not there"] == [
+        problem[1] for problem in rows(section(markdown, "Problems"), "localhost")
+        if problem[1].startswith("blade_capacity")]
 
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert f"<tr><td>{NAME}</td><td>running</td><td>localhost</td>" in page
