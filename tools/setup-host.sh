@@ -42,3 +42,7 @@ fi
 # Ansible finds the working tree as the openblade.kvm collection through this link.
 mkdir -p .build/collections/ansible_collections/openblade
 ln -sfn "$PWD" .build/collections/ansible_collections/openblade/kvm
+# ansible.cfg and the Molecule scenarios find Mitogen's strategy plugins through this link,
+# so they need no Python version in a path.
+ln -sfn "$(.venv/bin/python -c 'import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__))')/plugins/strategy" \
+  .build/mitogen

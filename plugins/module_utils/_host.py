@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 
+from ansible_collections.openblade.kvm.plugins.module_utils._files import read_text, write_atomic
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import (
     Plan,
     ReconcileError,
@@ -49,11 +50,7 @@ class KernelModules(Resource):
         return os.path.isdir(os.path.join(self.proc_root, "sys/module", name))
 
     def _persisted(self):
-        try:
-            with open(self.persist_file) as handle:
-                return handle.read()
-        except FileNotFoundError:
-            return None
+        return read_text(self.persist_file)
 
     def observe(self):
         return {
@@ -79,11 +76,7 @@ class KernelModules(Resource):
         return plan
 
     def _write(self):
-        os.makedirs(os.path.dirname(self.persist_file), exist_ok=True)
-        tmp = self.persist_file + ".tmp"
-        with open(tmp, "w") as handle:
-            handle.write(self.render())
-        os.replace(tmp, self.persist_file)
+        write_atomic(self.persist_file, self.render(), what="modules-load file")
 
 
 def cpu_virtualization_flag(cpuinfo_text):

@@ -97,6 +97,17 @@ class Resource:
         return contextlib.nullcontext()
 
 
+class ReadOnlyResource(Resource):
+    """An info module's resource: ``observe()`` gathers, ``result()`` returns it, and the
+    plan is always empty, so such a module never reports a change."""
+
+    def desired(self, current):
+        return None
+
+    def plan(self, current, desired):
+        return Plan()
+
+
 def reconcile(resource, check_mode=False, diff_mode=False):
     """Run the observe/compare/plan/apply cycle and build the module result.
 

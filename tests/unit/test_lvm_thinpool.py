@@ -6,6 +6,8 @@ the profile we own, validation before any command, and the facts."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm.thinpool import (
@@ -288,13 +290,16 @@ def test_symlinked_device_is_compared_by_real_path_and_given_to_lvm_by_its_name(
     assert again["actions"] == []
 
 
-def test_unreadable_or_unwritable_profile_fails_readably(tmp_path, disks):
+def test_unreadable_or_unwritable_profile_fails_readably(tmp_path, disks, monkeypatch):
     state = converged_state(disks[0], profile="")
     (tmp_path / "profile").write_text("a file where the profile directory should be")
     with pytest.raises(ReconcileError, match="cannot read LVM profile .*Not a directory"):
         reconcile(builder(tmp_path, params(disks, size=None))(FakeRunner(host(**state))), check_mode=True)
     (tmp_path / "profile").unlink()
-    (tmp_path / "profile" / "openblade-kvm-obt_vg-thinpool.profile.tmp").mkdir(parents=True)
+
+    def refuse(*_):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(os, "replace", refuse)
     with pytest.raises(ReconcileError, match="cannot write LVM profile .*openblade-kvm-obt_vg-thinpool"
                        ".profile") as caught:
         reconcile(builder(tmp_path, params(disks, size=None))(FakeRunner(host(**state))))

@@ -12,7 +12,7 @@ from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.guest impor
     GuestReconciler,
     observe_guest,
 )
-from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import Plan, Resource
+from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import Plan, ReadOnlyResource, Resource
 from ansible_collections.openblade.kvm.plugins.module_utils._validate import ValidationError
 
 SUMMARY_KEYS = ("created", "updated", "started", "stopped", "removed", "unchanged",
@@ -127,7 +127,7 @@ class GuestsResource(Resource):
         }
 
 
-class GuestInventory(Resource):
+class GuestInventory(ReadOnlyResource):
     """Every guest on the host with its managed fields (domain_info); changes nothing."""
 
     def __init__(self, hypervisor, names=None, managed_only=False):
@@ -150,12 +150,6 @@ class GuestInventory(Resource):
             guests.append(info)
         self.found = guests
         return None
-
-    def desired(self, current):
-        return None
-
-    def plan(self, current, desired):
-        return Plan()
 
     def result(self, current, desired, plan, applied):
         return {"guests": self.found}

@@ -19,8 +19,8 @@ from ansible_collections.openblade.kvm.plugins.module_utils._lvm.clone import cl
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm.report import Lvm
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import (
     Plan,
+    ReadOnlyResource,
     ReconcileError,
-    Resource,
 )
 
 # Role tags in the order they are checked: a clone of a golden image carries ob_clone only,
@@ -59,7 +59,7 @@ def volume_facts(lv):
     }
 
 
-class LvmInventory(Resource):
+class LvmInventory(ReadOnlyResource):
     """Every VG (or only ``vgs``), its thin pools and the LVs carrying our marker."""
 
     def __init__(self, runner, vgs=None):
@@ -87,9 +87,6 @@ class LvmInventory(Resource):
                     self.facts["thin_pools"].append(pool_facts(lv, lvs))
                 elif tags.MARKER in lv.tags:
                     self.facts["volumes"].append(volume_facts(lv))
-        return None
-
-    def desired(self, current):
         return None
 
     def plan(self, current, desired):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 
+from ansible_collections.openblade.kvm.plugins.module_utils._files import write_atomic
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm import commands, sizes, tags
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm.base import (
     LvmResource,
@@ -477,13 +478,5 @@ def _remove(path):
 
 
 def _write(path, text):
-    """Write atomically: LVM may read the profile at any moment (dmeventd does)."""
-    tmp = path + ".tmp"
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(tmp, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise ReconcileError(f"cannot write LVM profile {path}: {exc}") from None
+    # Atomically: LVM may read the profile at any moment (dmeventd does).
+    write_atomic(path, text, what="LVM profile")

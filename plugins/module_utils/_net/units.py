@@ -28,7 +28,8 @@ from __future__ import annotations
 import glob
 import os
 import re
-import tempfile
+
+from ansible_collections.openblade.kvm.plugins.module_utils._files import read_text, write_atomic
 
 CONFIG_DIR = "/etc/systemd/network"
 PREFIX = "05-openblade-"
@@ -124,27 +125,12 @@ class Layout:
 
     @staticmethod
     def read(path):
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return handle.read()
-        except FileNotFoundError:
-            return None
+        return read_text(path)
 
     @staticmethod
     def write(path, content):
-        """Atomically: networkd may reload at any moment and must never see half a file."""
-        directory = os.path.dirname(path)
-        os.makedirs(directory, mode=0o755, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".openblade-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(content)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        # Atomically: networkd may reload at any moment and must never see half a file.
+        write_atomic(path, content, what="networkd file")
 
     @staticmethod
     def remove(path):

@@ -74,12 +74,17 @@ def _running(pid_file):
 def _daemon_command(daemon, pid_file):
     command = [daemon, "-d", "-p", pid_file]
     if daemon == "libvirtd" and os.path.exists("/dev/kvm"):
-        # On these machines the QEMU probe finds /dev/kvm usable while libvirt's own check
-        # (as the qemu user) does not, so libvirtd re-probes QEMU on every define: 30 s
-        # each.  The host tier runs TCG guests only, so the daemon started here gets a
-        # private mount namespace in which /dev/kvm is hidden, and both checks agree.
-        return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                'mount --bind /dev/null /dev/kvm && exec "$@"', "sh"] + command
+        # On these machines /dev/kvm opens but cannot run a guest, and libvirt then
+        # re-probes QEMU on every define (28.7 s each, measured).  The host tier runs TCG
+        # guests only, so the daemon started here gets a private mount namespace whose
+        # /dev/kvm is a mode-000 device node nobody but root can open: libvirt calls KVM
+        # unusable once and keeps its probe (0.06 s per define).  /dev/null bound there
+        # instead still opens for the qemu user, and a regular file breaks guest start
+        # (libvirt cannot copy it into the guest's private /dev); a device node made on
+        # devtmpfs works.  It must stay linked: libvirt moves the mount by its source.
+        hide_kvm = ('node=/dev/.openblade-nokvm; [ -c "$node" ] || mknod -m 000 "$node" c 1 3; '
+                    'mount --bind "$node" /dev/kvm && exec "$@"')
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", hide_kvm, "sh"] + command
     return command
 
 
