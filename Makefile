@@ -54,14 +54,18 @@ build:
 unit:
 	$(VENV)/python -m pytest tests/unit -q
 
+# Under Ansible's plain linear strategy: the collection must need no Mitogen.
 integration-host:
-	$(VENV)/python -m pytest tests/integration/host -q
+	ANSIBLE_STRATEGY=linear $(VENV)/python -m pytest tests/integration/host -q
 
 lab-up:
 	$(LAB) up --blades $(LAB_BLADES)
 
+# The storage suite runs on the last blade beside the network suite on the first two.
 lab-tests:
-	$(VENV)/python -m pytest tests/integration/lab -q
+	$(VENV)/python -m pytest tests/integration/lab/test_lab.py -q
+	tools/lanes.sh "$(VENV)/python -m pytest tests/integration/lab/test_network.py -q" \
+	               "$(VENV)/python -m pytest tests/integration/lab/test_storage.py -q"
 
 molecule:
 	OPENBLADE_LAB_KEEP=1 $(VENV)/molecule test --all

@@ -52,18 +52,25 @@ def ansible_module(module, args, host="localhost", check=False, diff=False, time
     return json.loads(lines[0])
 
 
-def _run_ansible(argv, timeout):
-    """Run an ansible command; (process, one JSON line per task result)."""
+def _run_ansible(argv, timeout, strategy=None):
+    """Run an ansible command; (process, one JSON line per task result).
+
+    ``strategy`` overrides ansible.cfg's (Mitogen's ``mitogen_linear``), for example
+    ``linear`` for the runs that prove the collection needs no Mitogen.
+    """
     with tempfile.NamedTemporaryFile(prefix="openblade-result-", suffix=".json") as output:
         env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_CALLBACKS_ENABLED="result_file",
                    ANSIBLE_CALLBACK_PLUGINS=CALLBACKS, OPENBLADE_RESULT_FILE=output.name,
                    ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+        if strategy:
+            env["ANSIBLE_STRATEGY"] = strategy
         proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
         lines = output.read().decode().splitlines()
     return proc, lines
 
 
-def ansible_playbook(playbook, host=None, check=False, diff=False, timeout=1800, extra_vars=()):
+def ansible_playbook(playbook, host=None, check=False, diff=False, timeout=1800, extra_vars=(),
+                     strategy=None):
     """Run ``playbook`` (a path) against ``host`` of the lab inventory (None: all its
     hosts); every task result, with ``_host`` and ``_task`` naming where it came from.
 
@@ -77,7 +84,7 @@ def ansible_playbook(playbook, host=None, check=False, diff=False, timeout=1800,
         argv.append("--check")
     if diff:
         argv.append("--diff")
-    proc, lines = _run_ansible(argv, timeout)
+    proc, lines = _run_ansible(argv, timeout, strategy)
     if proc.returncode != 0:
         raise AssertionError(f"ansible-playbook failed with rc {proc.returncode}\n"
                              f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}")

@@ -81,9 +81,9 @@ class Cluster:
         return {guest: name for name in BLADES
                 for guest in self.run(name, "virsh -q list --all --name").split()}
 
-    def site(self, check=False, diff=False):
+    def site(self, check=False, diff=False, strategy=None):
         """playbooks/site.yml on every blade; every task result (see harness)."""
-        return harness.ansible_playbook(SITE, check=check, diff=diff)
+        return harness.ansible_playbook(SITE, check=check, diff=diff, strategy=strategy)
 
     @staticmethod
     def changed(results):

@@ -1,6 +1,10 @@
 """Drift: a guest's memory changed and a VLAN deleted by hand. The plan (--check --diff)
 names exactly that, and the apply changes exactly that and restores it.
 
+The plan runs with the repository's default strategy (Mitogen) and the apply with
+Ansible's plain ``linear``: the collection must need no Mitogen, and a plan made one way
+must predict an apply made the other.
+
 Runs after test_1_cluster (file order), on the converged cluster.
 """
 
@@ -30,7 +34,7 @@ def drift(cluster):
     cluster.run(guest_blade, f"virsh setmem {GUEST} {memory // 2}M --live --config")
     cluster.run(vlan_blade, f"ip link del bond0.{vlan}")
     plan = cluster.site(check=True, diff=True)
-    apply = cluster.site()
+    apply = cluster.site(strategy="linear")
     return {"guest_blade": guest_blade, "vlan_blade": vlan_blade, "vlan": vlan, "memory": memory,
             "plan": plan, "apply": apply}
 

@@ -3,7 +3,8 @@ content, three thin clones that share it, a write that only one clone sees, grow
 snapshots pruned to the retention, a removal refused for a stopped domain's disk, and
 a second run of everything that changes nothing.
 
-Runs on blade1 only (the network suite owns blade2) and leaves /dev/vdb blank.
+Runs on the lab's last blade only (blade3 of the usual 3), so `make test` runs it beside
+the network suite, which owns blade1 and blade2; it leaves /dev/vdb blank.
 """
 
 from __future__ import annotations
@@ -54,10 +55,7 @@ def sums(text):
 
 @pytest.fixture(scope="module")
 def blade(blades):
-    by_name = {blade.name: blade for blade in blades}
-    if "blade1" not in by_name:
-        pytest.fail("the storage suite runs on blade1, which is not running")
-    return by_name["blade1"]
+    return blades[-1]
 
 
 @pytest.fixture(scope="module")
@@ -72,12 +70,12 @@ def lab(blade):
     assert left["signatures"] == [], f"/dev/vdb is not blank after the suite: {left}"
 
 
-def run_tasks(tmp_path, tasks):
-    """Run a few tasks on blade1 in one ansible-playbook (setup steps, not under test)."""
+def run_tasks(blade, tmp_path, tasks):
+    """Run a few tasks on the blade in one ansible-playbook (setup steps, not under test)."""
     playbook = tmp_path / "steps.yml"
-    playbook.write_text("- hosts: blade1\n  gather_facts: false\n  tasks:\n"
+    playbook.write_text(f"- hosts: {blade.name}\n  gather_facts: false\n  tasks:\n"
                         + textwrap.indent(textwrap.dedent(tasks), "    "))
-    results = harness.ansible_playbook(str(playbook), "blade1")
+    results = harness.ansible_playbook(str(playbook), blade.name)
     for result in results:
         assert not result.get("failed"), result
     return results
@@ -123,7 +121,7 @@ def test_golden_image_holds_the_image_and_only_its_data(blade, lab):
 def test_three_clones_share_the_golden_image_until_one_is_written(blade, lab, tmp_path):
     _, first = blade.apply("lvm_clone", dict(vg=VG, name="c1", origin="img-1", owner="guest1"))
     assert first["actions"] == ["create thin clone obt_vg/c1 of golden image obt_vg/img-1 for guest guest1"]
-    clones = run_tasks(tmp_path, f"""\
+    clones = run_tasks(blade, tmp_path, f"""\
         - openblade.kvm.lvm_clone:
             {{vg: {VG}, name: "{{{{ item }}}}", origin: img-1, owner: "{{{{ item }}}}"}}
           loop: [c2, c3]
@@ -154,7 +152,7 @@ def test_grow_a_clone_keeps_what_the_guest_wrote(blade, lab):
 
 def test_snapshots_are_pruned_to_the_retention_and_only_ours(blade, lab, tmp_path):
     # A snapshot made by hand, which retention must never count or touch, and our first one.
-    first = run_tasks(tmp_path, f"""\
+    first = run_tasks(blade, tmp_path, f"""\
         - ansible.builtin.command: lvcreate --yes --snapshot --name c1-manual {VG}/c1
         - openblade.kvm.lvm_snapshot: {{vg: {VG}, volume: c1, label: a, retention: 1}}
         """)
@@ -183,7 +181,7 @@ DOMAIN_XML = textwrap.dedent(f"""\
 
 
 def test_volume_of_a_defined_domain_is_not_removed(blade, lab, tmp_path):
-    steps = run_tasks(tmp_path, f"""\
+    steps = run_tasks(blade, tmp_path, f"""\
         - openblade.kvm.lvm_volume: {{vg: {VG}, pool: thinpool, name: vol1, size: 1g}}
         - ansible.builtin.shell:
             cmd: virsh define /dev/stdin >/dev/null && virsh domstate {DOMAIN}
@@ -202,7 +200,7 @@ def test_volume_of_a_defined_domain_is_not_removed(blade, lab, tmp_path):
 
 
 PLAYBOOK = """\
-- hosts: blade1
+- hosts: {host}
   gather_facts: false
   roles:
     - role: openblade.kvm.storage
@@ -223,8 +221,9 @@ PLAYBOOK = """\
 
 def test_second_run_of_everything_changes_nothing(blade, lab, tmp_path):
     playbook = tmp_path / "storage.yml"
-    playbook.write_text(PLAYBOOK.format(pool=json.dumps(POOL), golden=json.dumps(lab["golden"]), vg=VG))
-    results = harness.ansible_playbook(str(playbook), "blade1", diff=True)
+    playbook.write_text(PLAYBOOK.format(host=blade.name, pool=json.dumps(POOL),
+                                        golden=json.dumps(lab["golden"]), vg=VG))
+    results = harness.ansible_playbook(str(playbook), blade.name, diff=True)
     ours = [item for result in results for item in result.get("results", [result]) if "actions" in item]
     # 1 pool, 1 image, 3 clones, 1 snapshot, 1 volume
     assert len(ours) == 7, [item.get("invocation") for item in ours]
