@@ -15,7 +15,7 @@ help:
 	@echo "make test   - every tier: lint, unit, host integration, lab + Molecule"
 	@echo "make quick  - lint, unit and host integration only (no lab)"
 	@echo "make bench-guests - guests vs domain loop vs community.libvirt (needs libvirtd)"
-	@echo "make bench-cluster - site.yml wall time on the lab with 3, 6 and 12 guests"
+	@echo "make bench-cluster - site.yml against a ping round, with and without Mitogen, on 3 lab blades"
 
 setup:
 	@tools/setup-host.sh
@@ -81,7 +81,7 @@ bench-guests: setup
 bench-storage: setup
 	$(VENV)/python benchmarks/storage/provision.py
 
-# First converge and no-change re-run of site.yml with 3, 6 and 12 guests on 3 lab blades.
+# site.yml first converge and no-change re-run against a ping round, Mitogen vs linear, 3 blades.
 bench-cluster: setup
 	$(LAB) up --blades 3
 	$(VENV)/python benchmarks/cluster/run.py

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import traceback
 
 
 class ReconcileError(Exception):
@@ -151,6 +152,10 @@ def _apply(plan):
         except ReconcileError as exc:
             exc.details.update(changed=bool(done), actions_done=done, failed_action=action.description)
             raise
+        except Exception as exc:  # an OSError, a library's own error: still say what was done
+            raise ReconcileError(f"{action.description}: {type(exc).__name__}: {exc}", changed=bool(done),
+                                 actions_done=done, failed_action=action.description,
+                                 exception=traceback.format_exc()) from exc
         done.append(action.description)
 
 
@@ -163,13 +168,17 @@ def run_module(module, build_resource):
     """Standard ``main()`` body: build the resource from params, reconcile, exit.
 
     Any :class:`ReconcileError` (validation, command failure, lock timeout) becomes
-    ``fail_json`` with its details, so every module fails the same readable way.
+    ``fail_json`` with its details, so every module fails the same readable way; so does
+    any other exception, with ``actions_done`` and the traceback (shown at ``-vvv``).
     """
     try:
         resource = build_resource(module)
         result = reconcile(resource, check_mode=module.check_mode, diff_mode=module._diff)
     except ReconcileError as exc:
         module.fail_json(msg=str(exc), **exc.details)
+    except Exception as exc:  # noqa: BLE001 - observe or plan failed: nothing was changed yet
+        module.fail_json(msg=f"{type(exc).__name__}: {exc}", changed=False, actions_done=[],
+                         exception=traceback.format_exc())
     else:
         for warning in result.pop("warnings", []):
             module.warn(warning)

@@ -198,3 +198,41 @@ def test_run_module_fails_with_the_error_details():
     with pytest.raises(ModuleExit):
         run_module(module, lambda module: Broken({}, "x", size=1))
     assert module.fail_args == {"msg": "lvs failed", "cmd": ["lvs"], "rc": 5}
+
+
+def test_any_exception_in_an_action_fails_cleanly_with_what_was_done():
+    class TwoSteps(Volume):
+        def plan(self, current, desired):
+            plan = Plan()
+            plan.add("write the seed", lambda: self.host.update(seed=True))
+            plan.add("write the unit file", self._disk_full)
+            plan.add("start it", lambda: self.host.update(started=True))
+            return plan
+
+        @staticmethod
+        def _disk_full():
+            raise OSError(28, "No space left on device")
+
+    host = {}
+    module = FakeModule({})
+    with pytest.raises(ModuleExit):
+        run_module(module, lambda module: TwoSteps(host, "x", size=1))
+    failure = module.fail_args
+    assert failure["msg"] == "write the unit file: OSError: [Errno 28] No space left on device"
+    assert (failure["changed"], failure["actions_done"], failure["failed_action"]) == (
+        True, ["write the seed"], "write the unit file")
+    assert "Traceback" in failure["exception"] and "_disk_full" in failure["exception"]
+    assert host == {"seed": True}  # it stopped at the failure
+
+
+def test_an_unexpected_exception_before_any_action_fails_cleanly():
+    class Unreadable(Volume):
+        def observe(self):
+            raise PermissionError(13, "Permission denied", "/etc/systemd/network")
+
+    module = FakeModule({})
+    with pytest.raises(ModuleExit):
+        run_module(module, lambda module: Unreadable({}, "x", size=1))
+    assert module.fail_args["msg"] == "PermissionError: [Errno 13] Permission denied: '/etc/systemd/network'"
+    assert (module.fail_args["changed"], module.fail_args["actions_done"]) == (False, [])
+    assert module.exit_args is None

@@ -32,7 +32,7 @@ class CallbackModule(CallbackBase):
     def _write(self, result, failed):
         # The executor keeps 'failed' out of the result dict it hands to callbacks.
         data = dict(result._result, failed=failed, _host=result._host.get_name(),
-                    _task=result._task.get_name())
+                    _task=result._task.get_name(), _action=result._task.action)
         with open(os.environ["OPENBLADE_RESULT_FILE"], "a") as handle:
             handle.write(json.dumps(data, default=str) + "\n")
 
