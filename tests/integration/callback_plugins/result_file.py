@@ -41,3 +41,8 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         self._write(result, failed=True)
+
+    def v2_runner_on_unreachable(self, result):
+        # A failure to the tests too, with unreachable: true (a blade that went away, or a
+        # killed module under Mitogen, whose modules run inside its one Python per host).
+        self._write(result, failed=True)
