@@ -10,7 +10,7 @@ name: cluster_plan
 short_description: Turn the inventory's guests into each blade's disks and domains
 version_added: 0.1.0
 description:
-  - Places every guest on a blade with the same rules as M(openblade.kvm.place#filter), keeping guests that are already defined where they are.
+  - Places every guest on a blade with the same rules as P(openblade.kvm.place#filter), keeping guests that are already defined where they are.
   - Gives each guest an address on every partition it joins, from the partition's subnet (from the C(offset)-th host address on, never the C(host_address) or C(gateway)), lowest free address first in name order.
     Addresses are recorded in a ledger that keeps them reserved even after the guest leaves the inventory, so an address never passes to another guest.
   - Writes out each guest as options of M(openblade.kvm.guests) (disk = its thin clone, NICs on its partitions, a cloud-init seed with its hostname and addresses, the NICs matched by their derived MACs) and each blade's thin clones for M(openblade.kvm.lvm_clones).
@@ -28,7 +28,7 @@ options:
     required: true
   blades:
     description:
-      - Each blade's C(blade_capacity) by inventory hostname (C(cores), C(memory_mib), and optionally C(pool_gib) and C(max_overcommit)), as for M(openblade.kvm.place#filter).
+      - Each blade's C(blade_capacity) by inventory hostname (C(cores), C(memory_mib), and optionally C(pool_gib) and C(max_overcommit)), as for P(openblade.kvm.place#filter).
       - A blade without C(max_overcommit) gets that of its first pool (O(blade_pools), else O(pools)), else 1.
     type: dict
     required: true
