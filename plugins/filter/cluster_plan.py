@@ -15,6 +15,8 @@ description:
     Addresses are recorded in a ledger that keeps them reserved even after the guest leaves the inventory, so an address never passes to another guest.
   - Writes out each guest as options of M(openblade.kvm.guests) (disk = its thin clone, NICs on its partitions, a cloud-init seed with its hostname and addresses, the NICs matched by their derived MACs) and each blade's thin clones for M(openblade.kvm.lvm_clones).
   - Pure; it contacts no host. A guest that does not fit, an unknown image or partition, or ledgers that disagree fail here, before anything changes.
+requirements:
+  - netaddr on the controller
 options:
   _input:
     description:
@@ -93,11 +95,17 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.openblade.kvm.plugins.plugin_utils import ipam
 from ansible_collections.openblade.kvm.plugins.plugin_utils.cluster import plan
 
 
 def cluster_plan(guests, cluster, blades, partitions, golden_images, pools, domains=None, ledgers=None,
                  cpu_ratio=4.0, memory_reserve_mib=2048, address_offset=10, user_data=None, blade_pools=None):
+    # Without netaddr the filter still loads (so ansible-doc and galaxy-importer list it),
+    # and says what is missing when it is used.
+    if not ipam.HAS_NETADDR:
+        raise AnsibleFilterError("openblade.kvm.cluster_plan: this filter needs netaddr on the controller "
+                                 "(pip install netaddr)")
     try:
         return plan(cluster, guests, blades, partitions, golden_images, pools, domains, ledgers,
                     cpu_ratio, memory_reserve_mib, address_offset, user_data, blade_pools)
