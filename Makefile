@@ -40,6 +40,8 @@ lint:
 	$(VENV)/ruff check plugins lab tests tools conftest.py lab/lab molecule benchmarks
 	$(VENV)/python tools/check_docs.py
 	$(VENV)/antsibull-changelog lint
+	$(VENV)/ansible-lint
+	$(VENV)/antsibull-docs lint-collection-docs --plugin-docs .
 	$(VENV)/ansible-playbook --syntax-check -i inventories/lab playbooks/*.yml lab/prepare.yml
 	$(VENV)/ansible-playbook --syntax-check -i inventories/example playbooks/*.yml
 	$(MAKE) --no-print-directory build

@@ -270,7 +270,7 @@ xml:
 restart_if_required:
   description:
     - When a change can only take effect at the next boot, shut the running guest down gracefully
-      and start it again. Otherwise the guest is never restarted, and RV(reboot_required) is returned.
+      and start it again. Otherwise the guest is never restarted, and RV(reboot_required) reports the pending reboot.
   type: bool
   default: false
 recreate:
@@ -305,8 +305,13 @@ def _options(text, indent):
 
 
 def _as_list_items(text):
-    """Option references O(x) become O(guests[].x), except the module-wide O(cluster)."""
-    return text.replace("O(", "O(guests[].").replace("O(guests[].cluster", "O(cluster")
+    """Option references O(x) become O(guests[].x), except the module-wide O(cluster).
+
+    The guests module reports a pending reboot per host in RV(summary.reboot_required),
+    where the domain module returns RV(reboot_required).
+    """
+    text = text.replace("O(", "O(guests[].").replace("O(guests[].cluster", "O(cluster")
+    return text.replace("RV(reboot_required)", "RV(summary.reboot_required)")
 
 
 class ModuleDocFragment:

@@ -10,11 +10,13 @@ name: cluster_plan
 short_description: Turn the inventory's guests into each blade's disks and domains
 version_added: 0.1.0
 description:
-  - Places every guest on a blade with the same rules as M(openblade.kvm.place#filter), keeping guests that are already defined where they are.
+  - Places every guest on a blade with the same rules as P(openblade.kvm.place#filter), keeping guests that are already defined where they are.
   - Gives each guest an address on every partition it joins, from the partition's subnet (from the C(offset)-th host address on, never the C(host_address) or C(gateway)), lowest free address first in name order.
     Addresses are recorded in a ledger that keeps them reserved even after the guest leaves the inventory, so an address never passes to another guest.
   - Writes out each guest as options of M(openblade.kvm.guests) (disk = its thin clone, NICs on its partitions, a cloud-init seed with its hostname and addresses, the NICs matched by their derived MACs) and each blade's thin clones for M(openblade.kvm.lvm_clones).
   - Pure; it contacts no host. A guest that does not fit, an unknown image or partition, or ledgers that disagree fail here, before anything changes.
+requirements:
+  - netaddr on the controller
 options:
   _input:
     description:
@@ -28,7 +30,7 @@ options:
     required: true
   blades:
     description:
-      - Each blade's C(blade_capacity) by inventory hostname (C(cores), C(memory_mib), and optionally C(pool_gib) and C(max_overcommit)), as for M(openblade.kvm.place#filter).
+      - Each blade's C(blade_capacity) by inventory hostname (C(cores), C(memory_mib), and optionally C(pool_gib) and C(max_overcommit)), as for P(openblade.kvm.place#filter).
       - A blade without C(max_overcommit) gets that of its first pool (O(blade_pools), else O(pools)), else 1.
     type: dict
     required: true
@@ -93,11 +95,17 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.openblade.kvm.plugins.plugin_utils import ipam
 from ansible_collections.openblade.kvm.plugins.plugin_utils.cluster import plan
 
 
 def cluster_plan(guests, cluster, blades, partitions, golden_images, pools, domains=None, ledgers=None,
                  cpu_ratio=4.0, memory_reserve_mib=2048, address_offset=10, user_data=None, blade_pools=None):
+    # Without netaddr the filter still loads (so ansible-doc and galaxy-importer list it),
+    # and says what is missing when it is used.
+    if not ipam.HAS_NETADDR:
+        raise AnsibleFilterError("openblade.kvm.cluster_plan: this filter needs netaddr on the controller "
+                                 "(pip install netaddr)")
     try:
         return plan(cluster, guests, blades, partitions, golden_images, pools, domains, ledgers,
                     cpu_ratio, memory_reserve_mib, address_offset, user_data, blade_pools)

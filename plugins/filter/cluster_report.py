@@ -24,7 +24,7 @@ options:
   _input:
     description:
       - A dict with C(cluster) (name), C(generated) (a timestamp, shown as given), C(cpu_ratio), C(memory_reserve_mib), C(blades) and C(addresses).
-      - C(blades) maps each blade name to a dict with C(hypervisor) (the registered result of M(openblade.kvm.hypervisor_info)), C(lvm) (the registered result of M(openblade.kvm.lvm_info)), C(guests) (the C(guests) list of M(openblade.kvm.domain_info), null when it could not be read), optionally C(problems) (a list of strings) and C(declared) (the blade's C(blade_capacity), which placement uses: the report lists it as a problem where it promises more cores, RAM or thin pool than the blade reports). A failed registered result is reported as a problem; an empty dict stands for a blade that gave no data at all.
+      - C(blades) maps each blade name to a dict with C(hypervisor) (the registered result of M(openblade.kvm.hypervisor_info)), C(lvm) (the registered result of M(openblade.kvm.lvm_info)), C(guests) (the C(guests) list of M(openblade.kvm.domain_info), null when it could not be read), optionally C(problems) (a list of strings) and C(declared) (the blade's C(blade_capacity), which placement uses; the report lists it as a problem where it promises more cores, RAM or thin pool than the blade reports). A failed registered result is reported as a problem; an empty dict stands for a blade that gave no data at all.
       - C(addresses) maps a guest name to a dict of partition name to address.
     type: dict
     required: true

@@ -13,7 +13,7 @@ description:
   - Creates, updates or deletes a Linux bridge with its STP setting, MTU, ports and host addresses.
   - The bridge is persisted as systemd-networkd files this module owns and applied with C(networkctl); its running state is read with C(ip -j) and C(bridge -j).
   - Ports are the interfaces this module attaches. Other ports, such as the tap devices libvirt adds for guests, are never detached.
-  - By default the host holds no address on the bridge, which is what a partition bridge wants: guests reach each other, the host is not in the partition.
+  - By default the host holds no address on the bridge, which is what a partition bridge wants (guests reach each other, the host is not in the partition).
 author: openblade.kvm developers
 options:
   name:

@@ -161,8 +161,8 @@ thinpool:
     metadata_size: {description: Size of the pool's metadata., type: int, returned: always}
     chunk_size: {description: Chunk size of the pool., type: int, returned: always}
     virtual_size: {description: Sum of the virtual sizes of the pool's writable thin volumes., type: int, returned: always}
-    overcommit: {description: "O(thinpool.virtual_size) divided by O(thinpool.size).", type: float, returned: always}
-    max_overcommit: {description: The pool's overcommit limit, null when it has none., type: float, returned: always}
+    overcommit: {description: "RV(thinpool.virtual_size) divided by RV(thinpool.size).", type: float, returned: always}
+    max_overcommit: {description: "The pool's overcommit limit, null when it has none.", type: float, returned: always}
     profile: {description: The LVM profile attached to the pool., type: str, returned: always}
     autoextend_threshold: {description: Autoextend threshold from our profile., type: int, returned: always}
     autoextend_percent: {description: Autoextend step from our profile., type: int, returned: always}

@@ -94,7 +94,7 @@ volume:
     path: {description: "The device path, /dev/VG/NAME.", type: str, returned: when the volume exists}
     pool: {description: The thin pool., type: str, returned: when the volume exists}
     size: {description: The virtual size., type: int, returned: when the volume exists}
-    origin: {description: The origin of a thin snapshot, else null., type: str, returned: when the volume exists}
+    origin: {description: "The origin of a thin snapshot, else null.", type: str, returned: when the volume exists}
     active: {description: Whether the volume is active., type: bool, returned: when the volume exists}
     read_only: {description: Whether the volume is read-only., type: bool, returned: when the volume exists}
     tags: {description: The LV tags., type: list, elements: str, returned: when the volume exists}

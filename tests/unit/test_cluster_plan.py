@@ -157,6 +157,12 @@ def test_guests_that_do_not_fit_fail_with_the_capacity_table():
         cluster_plan(big, "c1", BLADES, PARTITIONS, IMAGES, POOLS)
 
 
+def test_without_netaddr_the_filter_says_what_it_needs(monkeypatch):
+    monkeypatch.setattr(ipam, "HAS_NETADDR", False)
+    with pytest.raises(AnsibleFilterError, match=r"needs netaddr on the controller \(pip install netaddr\)"):
+        cluster_plan(GUESTS, "c1", BLADES, PARTITIONS, IMAGES, POOLS)
+
+
 def test_no_disk_size_anywhere_is_refused():
     images = [dict(IMAGES[0], size=None)]
     with pytest.raises(ValueError, match="no disk size"):
