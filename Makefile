@@ -8,7 +8,7 @@ LAB := lab/lab
 # How many blades the lab tier boots (once) for all lab tests and Molecule scenarios.
 LAB_BLADES ?= 3
 
-.PHONY: help setup demo test quick lint unit integration-host lab-up lab-tests molecule lab-down build clean bench-guests bench-storage bench-cluster
+.PHONY: help setup demo test quick lint sanity unit integration-host lab-up lab-tests molecule lab-down build clean bench-guests bench-storage bench-cluster
 
 help:
 	@echo "make demo   - boot the lab, build the cluster of inventories/lab on it, print the report"
@@ -45,6 +45,13 @@ lint:
 	$(VENV)/ansible-playbook --syntax-check -i inventories/lab playbooks/*.yml lab/prepare.yml
 	$(VENV)/ansible-playbook --syntax-check -i inventories/example playbooks/*.yml
 	$(MAKE) --no-print-directory build
+	$(MAKE) --no-print-directory sanity
+
+# ansible-test sanity on a copy of the tree, with nothing fetched from outside the package
+# registries (see tools/sanity.sh). The first run builds ansible-test's per-test venvs (about
+# 6 minutes); later runs reuse them.
+sanity:
+	tools/sanity.sh
 
 # Build the collection tarball and install it into a scratch path, as a user would.
 build:

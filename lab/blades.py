@@ -83,7 +83,7 @@ def ssh_argv(index, *command):
 
 
 def _ssh_ready(index):
-    probe = subprocess.run(ssh_argv(index, "true"), capture_output=True, timeout=30)
+    probe = subprocess.run(ssh_argv(index, "true"), check=False, capture_output=True, timeout=30)
     return probe.returncode == 0
 
 

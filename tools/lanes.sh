@@ -2,7 +2,7 @@
 # Run commands side by side (each on its own lab blades), then print each one's output
 # whole, in order, and fail if any failed.  Usage: tools/lanes.sh 'command' 'command' ...
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 pids=()

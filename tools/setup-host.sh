@@ -11,6 +11,8 @@ APT_PACKAGES=(
   # host-integration tier: a real libvirtd with TCG guests, bridges, seed ISOs
   libvirt-daemon-system libvirt-clients dnsmasq-base iproute2 bridge-utils genisoimage
   busybox-static cpio
+  # ansible-test sanity's shellcheck test
+  shellcheck
   # building libvirt-python into the venv
   libvirt-dev pkg-config gcc python3-dev python3-venv make git
 )

@@ -3,15 +3,22 @@
 # Usage: tools/tiers.sh tier [tier...]   (tiers are Makefile targets)
 # FINALLY=target runs that target at the end whatever happened (e.g. lab-down).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 declare -a rows=()
 status=0
+# report and finish run from the EXIT trap, which shellcheck does not follow.
+# shellcheck disable=SC2317
 report() {
   echo
   echo "== test tiers =="
   printf '%-18s %8s  %s\n' tier seconds result
-  for row in "${rows[@]}"; do printf '%-18s %8s  %s\n' $row; done
+  local row cols
+  for row in "${rows[@]}"; do
+    read -r -a cols <<< "$row"
+    printf '%-18s %8s  %s\n' "${cols[@]}"
+  done
 }
+# shellcheck disable=SC2317
 finish() {
   [[ -n "${FINALLY:-}" ]] && make --no-print-directory "$FINALLY"
   report

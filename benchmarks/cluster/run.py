@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: openblade.kvm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Wall time of playbooks/site.yml on the lab's 3 blades, against an `ansible -m ping`
@@ -91,7 +90,7 @@ def converge_and_rerun(variables, reruns, strategy=None):
     first, results = run("playbooks/site.yml", variables, strategy)
     changed = sum(1 for r in results if r.get("changed"))
     times = []
-    for _ in range(reruns):
+    for _i in range(reruns):
         seconds, results = run("playbooks/site.yml", variables, strategy)
         assert not any(r.get("changed") for r in results), "the re-run changed something"
         times.append(seconds)
@@ -101,7 +100,7 @@ def converge_and_rerun(variables, reruns, strategy=None):
 def compare_strategies(args):
     rows = []
     for strategy in STRATEGIES:
-        pings = [ping_round(strategy) for _ in range(args.pings)]
+        pings = [ping_round(strategy) for _i in range(args.pings)]
         run("playbooks/teardown.yml", TEARDOWN, strategy)
         first, rerun, changed, counts = converge_and_rerun({}, args.reruns, strategy)
         ping = statistics.median(pings)
@@ -123,7 +122,7 @@ def compare_strategies(args):
 
 def scan_sizes(args):
     run("playbooks/teardown.yml", dict(TEARDOWN, cluster_guests=[]))
-    seconds, _ = run("playbooks/site.yml", {"cluster_guests": []})
+    seconds, _result = run("playbooks/site.yml", {"cluster_guests": []})
     print(f"base converge (bare blades to partitions, thin pool, golden images; no guests): {seconds:.0f}s",
           flush=True)
     rows = []

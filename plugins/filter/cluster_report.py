@@ -223,9 +223,9 @@ def _blade_cells(name, virt, n):
 def _pool_rows(name, lvm, threshold):
     if lvm.get("failed") or "thin_pools" not in lvm:
         return [[Cell(name), Cell("unknown: lvm_info gave no answer (see problems)", flag="no storage data"),
-                 *[Cell("") for _ in range(6)]]]
+                 *[Cell("") for _i in range(6)]]]
     if not lvm["thin_pools"]:
-        return [[Cell(name), Cell("no thin pools"), *[Cell("") for _ in range(6)]]]
+        return [[Cell(name), Cell("no thin pools"), *[Cell("") for _i in range(6)]]]
     rows = []
     for pool in lvm["thin_pools"]:
         ratio, limit = _num(pool.get("overcommit")), _num(pool.get("max_overcommit"))
@@ -279,8 +279,8 @@ def build_report(data, pool_threshold=80):
         problems.rows += [[Cell(name), Cell(str(problem))] for problem in found]
     if len(numbers) > 1:
         blades.footer = _blade_cells("cluster total", "", _total(numbers))
-    guests.rows = [_guest_row(g, blade, addresses) for _, blade, g in sorted(guest_rows, key=lambda r: r[:2])]
-    running = sum(1 for _, _, g in guest_rows if g.get("state") == "running")
+    guests.rows = [_guest_row(g, blade, addresses) for _name, blade, g in sorted(guest_rows, key=lambda r: r[:2])]
+    running = sum(1 for *_where, g in guest_rows if g.get("state") == "running")
     lines = [
         f"Cluster {data.get('cluster', 'default')}, generated {data.get('generated', 'at an unknown time')}.",
         f"{_count(len(numbers), 'blade')}, {_count(len(guest_rows), 'guest')} ({running} running), "

@@ -79,7 +79,7 @@ class HypervisorHost(Resource):
             result = self.runner.run(["dpkg-query", "-W", *self.packages])  # raises, with stderr
         installed = set()
         for line in result.stdout.splitlines():
-            name, _, status = line.partition("\t")
+            name, _sep, status = line.partition("\t")
             if status.startswith("ii"):
                 installed.add(name.split(":")[0])
         return sorted(installed & set(self.packages))

@@ -280,7 +280,7 @@ def ip_interface(value, option):
     rule = "allowed: an address with its prefix length, e.g. '10.77.1.1/24' or 'fd00::1/64'"
     if not isinstance(value, str) or "/" not in value:
         _refuse(option, value, "is not an interface address", rule)
-    address, _, prefix = value.strip().partition("/")
+    address, _sep, prefix = value.strip().partition("/")
     if netaddr is None:
         raise ValidationError(f"{option}: the netaddr Python library is required to check "
                               "addresses", option=option)

@@ -105,8 +105,8 @@ def main():
             miimon=dict(type="int", default=100),
             xmit_hash_policy=dict(type="str", choices=["layer2", "layer2+3", "layer3+4"]),
         ),
-        specs=lambda p: [BondSpec(p["name"], p["members"], p["mode"], p["miimon"], p["xmit_hash_policy"],
-                            p["state"], p["mtu"])],
+        specs=lambda p: [BondSpec(
+            p["name"], p["members"], p["mode"], p["miimon"], p["xmit_hash_policy"], p["state"], p["mtu"])],
     )
 
 

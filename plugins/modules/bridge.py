@@ -115,8 +115,8 @@ def main():
             addresses=dict(type="list", elements="str", default=[]),
             gateway=dict(type="str"),
         ),
-        specs=lambda p: [BridgeSpec(p["name"], p["state"], p["mtu"], p["stp"], p["ports"], p["addresses"],
-                              p["gateway"])],
+        specs=lambda p: [BridgeSpec(
+            p["name"], p["state"], p["mtu"], p["stp"], p["ports"], p["addresses"], p["gateway"])],
     )
 
 

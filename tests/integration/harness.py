@@ -64,7 +64,8 @@ def _run_ansible(argv, timeout, strategy=None):
                    ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
         if strategy:
             env["ANSIBLE_STRATEGY"] = strategy
-        proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(argv, cwd=REPO, env=env, check=False, capture_output=True, text=True,
+                              timeout=timeout)
         lines = output.read().decode().splitlines()
     return proc, lines
 

@@ -21,6 +21,9 @@ from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import (
     ReconcileError,
     reconcile,
 )
+
+# hv, lock_dir and runner are pytest fixtures: pytest uses them by parameter name.
+# pylint: disable-next=unused-import
 from ansible_collections.openblade.kvm.tests.unit.test_libvirt_reconcile import (  # noqa: F401
     WEB,
     hv,
@@ -34,7 +37,7 @@ LEDGER = {"web1": {"office": "10.20.10.11"}, "db1": {"office": "10.20.10.12", "s
 
 def test_view_lists_only_this_clusters_marked_guests_and_the_ledger(hv, runner, lock_dir, tmp_path):  # noqa: F811
     run(hv, runner, lock_dir, state="stopped", cluster="dc1", **WEB)
-    run(hv, runner, lock_dir, state="stopped", cluster="dc2", **dict(WEB, name="web9"))
+    run(hv, runner, lock_dir, state="stopped", cluster="dc2", **{**WEB, "name": "web9"})
     ledger_dir = tmp_path / "ipam"
     ledger_dir.mkdir()
     (ledger_dir / "dc1.json").write_text(render_ledger(LEDGER))
@@ -87,7 +90,9 @@ def test_ledger_copy_check_mode_predicts_the_write_and_a_rerun_is_a_no_op(tmp_pa
         path.write_text(render_ledger(before))
         os.chmod(path, mode)
     original = path.read_bytes() if path.exists() else None
-    build = lambda: LedgerCopy("dc1", str(tmp_path / "ipam"), LEDGER, lock_dir=str(tmp_path / "lock"))  # noqa: E731
+
+    def build():
+        return LedgerCopy("dc1", str(tmp_path / "ipam"), LEDGER, lock_dir=str(tmp_path / "lock"))
 
     checked = reconcile(build(), check_mode=True, diff_mode=True)
     assert (path.read_bytes() if path.exists() else None) == original

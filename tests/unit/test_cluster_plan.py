@@ -32,9 +32,9 @@ GUESTS = [
 ]
 
 
-def make(guests=GUESTS, **kwargs):
+def make(guests=None, **kwargs):
     kwargs.setdefault("memory_reserve_mib", 2048)
-    return plan("c1", guests, BLADES, PARTITIONS, IMAGES, POOLS, **kwargs)
+    return plan("c1", GUESTS if guests is None else guests, BLADES, PARTITIONS, IMAGES, POOLS, **kwargs)
 
 
 def test_same_inventory_same_plan():

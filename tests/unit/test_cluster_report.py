@@ -128,7 +128,7 @@ def test_both_formats_show_every_blade_and_guest_from_the_same_rows():
     for name in ("web1", "db1", "batch", "big"):
         [md_row] = rows(markdown, name)
         [html_row] = cells.starting(name)
-        assert md_row == [text for text, _ in html_row]
+        assert md_row == [text for text, _flag in html_row]
     assert rows(markdown, "db1") == [["db1", "running", "blade1", "8", "16384", "office, dmz",
                                       "dmz 10.2.0.12, office 10.1.0.12"]]
     assert rows(markdown, "batch") == [["batch", "stopped", "blade1", "2", "4096", "none", "none"]]
@@ -206,8 +206,8 @@ def test_html_escapes_every_value_and_is_self_contained():
     assert page.startswith("<!DOCTYPE html>") and "<style>" in page
     assert not re.search(r"""(?:src|href)=|@import|url\(""", page)  # no external assets
     [row] = Cells(page).starting("<x>")
-    assert [text for text, _ in row] == ["<x>", "running (reboot pending)", "blade2", "6", "4096", "dmz",
-                                         "dmz 10.2.0.66"]
+    assert [text for text, _flag in row] == ["<x>", "running (reboot pending)", "blade2", "6", "4096", "dmz",
+                                             "dmz 10.2.0.66"]
 
 
 def test_markdown_escapes_what_would_break_a_table_or_become_html():

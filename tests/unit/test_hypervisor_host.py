@@ -128,10 +128,12 @@ def test_check_mode_predicts_the_real_run_and_a_rerun_changes_nothing(tmp_path, 
 
 def test_update_cache_runs_only_when_a_package_is_missing(tmp_path):
     host = Host(tmp_path, **CONVERGED)
-    build = lambda runner: HypervisorHost(runner, PACKAGES, ["8021q"], update_cache=True,  # noqa: E731
-                                          persist_file=str(host.persist), drop_in=str(host.drop_in),
-                                          connect=host.resource(None).connect, lock_dir=str(tmp_path),
-                                          proc_root=str(tmp_path))
+
+    def build(runner):
+        return HypervisorHost(runner, PACKAGES, ["8021q"], update_cache=True,
+                              persist_file=str(host.persist), drop_in=str(host.drop_in),
+                              connect=host.resource(None).connect, lock_dir=str(tmp_path),
+                              proc_root=str(tmp_path))
     converged = FakeRunner({DPKG: dpkg(PACKAGES), SHOW: service(True, True)})
     assert reconcile(build(converged))["actions"] == []
     missing = FakeRunner({DPKG: dpkg(PACKAGES[1:]), SHOW: service(True, True)})

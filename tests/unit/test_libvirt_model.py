@@ -210,7 +210,7 @@ def test_identity_is_deterministic_and_distinct():
 
 def test_derived_macs_are_locally_administered_unicast():
     mac = identity.derive_mac("dc1", "web1", 0)
-    first = int(mac.split(":")[0], 16)
+    first = int(mac.split(":", maxsplit=1)[0], 16)
     assert mac.startswith("52:54:")
     assert first & 1 == 0 and first & 2 == 2
 

@@ -169,7 +169,7 @@ def test_check_mode_alone_changes_nothing(hv, runner, lock_dir):
 
 def test_diff_shows_managed_fields_before_and_after(hv, runner, lock_dir):
     run(hv, runner, lock_dir, **WEB)
-    result = run(hv, runner, lock_dir, diff=True, **dict(WEB, max_memory=1024, description="shop"))
+    result = run(hv, runner, lock_dir, diff=True, **{**WEB, "max_memory": 1024, "description": "shop"})
     before, after = result["diff"]["before"], result["diff"]["after"]
     assert (before["max_memory"], after["max_memory"]) == (512, 1024)
     assert (before["description"], after["description"]) == (None, "shop")
@@ -179,7 +179,7 @@ def test_diff_shows_managed_fields_before_and_after(hv, runner, lock_dir):
 
 def test_identity_survives_a_cluster_rename(hv, runner, lock_dir):
     first = run(hv, runner, lock_dir, **WEB)
-    renamed = run(hv, runner, lock_dir, **dict(WEB, cluster="dc-renamed"))
+    renamed = run(hv, runner, lock_dir, **{**WEB, "cluster": "dc-renamed"})
     assert renamed["changes"] == [{"field": "cluster", "when": "config"}]
     assert (renamed["uuid"], renamed["macs"]) == (first["uuid"], first["macs"])
     assert fields_of(hv, "web1")["cluster"] == "dc-renamed"
@@ -189,7 +189,7 @@ def test_identity_survives_a_cluster_rename(hv, runner, lock_dir):
 
 def test_live_changes_apply_to_running_guest_and_config(hv, runner, lock_dir):
     run(hv, runner, lock_dir, state="running", **WEB)
-    wanted = dict(WEB, memory=384, vcpus=2, nics=WEB["nics"] + [{"bridge": "br1"}])
+    wanted = {**WEB, "memory": 384, "vcpus": 2, "nics": WEB["nics"] + [{"bridge": "br1"}]}
     result = run(hv, runner, lock_dir, state="running", **wanted)
     new_mac = result["macs"][1]
     assert result["actions"] == [
@@ -209,19 +209,19 @@ def test_live_changes_apply_to_running_guest_and_config(hv, runner, lock_dir):
 
 def test_next_boot_change_reports_reboot_and_keeps_running(hv, runner, lock_dir):
     run(hv, runner, lock_dir, state="running", **WEB)
-    result = run(hv, runner, lock_dir, state="running", **dict(WEB, max_memory=1024))
+    result = run(hv, runner, lock_dir, state="running", **{**WEB, "max_memory": 1024})
     assert result["actions"] == ["update the persistent config of web1: max_memory"]
     assert result["reboot_required"] and result["changes"] == [{"field": "max_memory", "when": "next_boot"}]
     assert state_of(hv, "web1") == "running"
     # The next run has nothing to do, but the reboot is still pending.
-    again = run(hv, runner, lock_dir, state="running", **dict(WEB, max_memory=1024))
+    again = run(hv, runner, lock_dir, state="running", **{**WEB, "max_memory": 1024})
     assert not again["changed"] and again["reboot_required"]
 
 
 def test_restart_if_required_restarts_gracefully(hv, runner, lock_dir):
     run(hv, runner, lock_dir, state="running", **WEB)
     result = run(hv, runner, lock_dir, state="running", restart_if_required=True,
-                 **dict(WEB, max_vcpus=8))
+                 **{**WEB, "max_vcpus": 8})
     assert result["actions"] == [
         "update the persistent config of web1: max_vcpus",
         "shut down web1 to apply next-boot changes (ACPI shutdown, wait up to 0s)",
@@ -235,7 +235,7 @@ def test_restart_if_required_restarts_gracefully(hv, runner, lock_dir):
 def test_impossible_change_fails_and_explains(hv, runner, lock_dir):
     run(hv, runner, lock_dir, **WEB)
     with pytest.raises(ReconcileError) as error:
-        run(hv, runner, lock_dir, **dict(WEB, firmware="uefi"))
+        run(hv, runner, lock_dir, **{**WEB, "firmware": "uefi"})
     assert "cannot change firmware in place" in str(error.value)
     assert "recreate: true" in str(error.value)
     assert fields_of(hv, "web1")["firmware"] == "bios"
@@ -243,7 +243,7 @@ def test_impossible_change_fails_and_explains(hv, runner, lock_dir):
 
 def test_recreate_keeps_identity(hv, runner, lock_dir):
     first = run(hv, runner, lock_dir, state="running", **WEB)
-    result = run(hv, runner, lock_dir, state="running", recreate=True, **dict(WEB, firmware="uefi"))
+    result = run(hv, runner, lock_dir, state="running", recreate=True, **{**WEB, "firmware": "uefi"})
     assert result["actions"] == [
         "recreate web1: undefine (keeping disks and NVRAM) and define firmware"]
     assert result["reboot_required"] and state_of(hv, "web1") == "running"
@@ -292,7 +292,7 @@ def test_absent_refuses_snapshots_without_force(hv, runner, lock_dir):
 
 
 def test_absent_refuses_uefi_nvram_without_force(hv, runner, lock_dir):
-    run(hv, runner, lock_dir, **dict(WEB, firmware="uefi"))
+    run(hv, runner, lock_dir, **{**WEB, "firmware": "uefi"})
     with pytest.raises(ReconcileError, match="UEFI NVRAM"):
         run(hv, runner, lock_dir, name="web1", state="absent")
 
@@ -303,8 +303,8 @@ def test_guest_made_by_hand_is_not_ours(hv, runner, lock_dir):
     with pytest.raises(ReconcileError, match="not created by openblade.kvm"):
         run(hv, runner, lock_dir, name="manual", state="absent")
     with pytest.raises(ReconcileError, match="refusing to change it"):
-        run(hv, runner, lock_dir, **dict(WEB, name="manual"))
-    adopted = run(hv, runner, lock_dir, force=True, **dict(WEB, name="manual"))
+        run(hv, runner, lock_dir, **{**WEB, "name": "manual"})
+    adopted = run(hv, runner, lock_dir, force=True, **{**WEB, "name": "manual"})
     assert {"field": "managed", "when": "config"} in adopted["changes"]
     assert fields_of(hv, "manual")["managed"]
 
@@ -321,7 +321,7 @@ def test_running_guest_is_stopped_before_removal(hv, runner, lock_dir):
 
 def test_seed_is_built_once_and_rebuilt_on_change(hv, runner, lock_dir, tmp_path):
     iso = str(tmp_path / "web1-cidata.iso")
-    options = dict(WEB, cloud_init={"user_data": {"packages": ["nginx"]}, "iso_path": iso})
+    options = {**WEB, "cloud_init": {"user_data": {"packages": ["nginx"]}, "iso_path": iso}}
     result = run(hv, runner, lock_dir, **options)
     assert result["actions"] == [f"build cloud-init seed {iso} for web1", "define web1"]
     assert len(runner.seeds) == 1  # check mode built nothing
@@ -332,7 +332,7 @@ def test_seed_is_built_once_and_rebuilt_on_change(hv, runner, lock_dir, tmp_path
     assert cdrom == [dict(cdrom[0], path=iso, bus="sata", target="sda")]
 
     assert not run(hv, runner, lock_dir, **options)["changed"]
-    changed = dict(options, cloud_init=dict(options["cloud_init"], user_data="#cloud-config\n{}\n"))
+    changed = {**options, "cloud_init": dict(options["cloud_init"], user_data="#cloud-config\n{}\n")}
     result = run(hv, runner, lock_dir, **changed)
     assert result["actions"] == [f"build cloud-init seed {iso} for web1",
                                  "update the persistent config of web1: seed"]
@@ -368,7 +368,7 @@ def guests_params(guests, **options):
 def test_guests_reconciles_the_list_and_prunes_only_ours(hv, runner, lock_dir):
     hv.conn.defineXML("<domain type='qemu'><name>manual</name><memory unit='MiB'>64</memory>"
                       "<os><type>hvm</type></os></domain>")
-    web2 = dict(WEB, name="web2", state="running")
+    web2 = {**WEB, "name": "web2", "state": "running"}
     first = run(hv, runner, lock_dir, GuestsResource, **guests_params([WEB, web2]))
     assert first["summary"]["created"] == ["web1", "web2"] and first["summary"]["started"] == ["web2"]
     assert first["actions"] == ["define web1", "define web2", "start web2"]
@@ -378,9 +378,9 @@ def test_guests_reconciles_the_list_and_prunes_only_ours(hv, runner, lock_dir):
     assert not same["changed"] and same["summary"]["unchanged"] == ["web1", "web2"]
 
     # A guest of another cluster on the same host is not ours to prune either.
-    run(hv, runner, lock_dir, **dict(WEB, name="other", cluster="dc2"))
+    run(hv, runner, lock_dir, **{**WEB, "name": "other", "cluster": "dc2"})
     pruned = run(hv, runner, lock_dir, GuestsResource,
-                 **guests_params([dict(WEB, memory=300)], prune=True))
+                 **guests_params([{**WEB, "memory": 300}], prune=True))
     assert pruned["summary"]["updated"] == ["web1"]
     assert pruned["summary"]["removed"] == ["web2"] and pruned["summary"]["stopped"] == ["web2"]
     assert hv.lookup("web2") is None
@@ -388,7 +388,7 @@ def test_guests_reconciles_the_list_and_prunes_only_ours(hv, runner, lock_dir):
 
 
 def test_guests_prune_keeps_the_same_refusals(hv, runner, lock_dir):
-    run(hv, runner, lock_dir, **dict(WEB, name="web2"))
+    run(hv, runner, lock_dir, **{**WEB, "name": "web2"})
     hv.lookup("web2").snapshotCreateXML("<domainsnapshot><name>s1</name></domainsnapshot>")
     with pytest.raises(ReconcileError, match="web2 has 1 snapshot"):
         run(hv, runner, lock_dir, GuestsResource, **guests_params([WEB], prune=True))
@@ -402,7 +402,7 @@ def test_guests_refuses_duplicate_names(hv, runner, lock_dir):
 
 
 def test_guests_reports_pending_reboots(hv, runner, lock_dir):
-    web1 = dict(WEB, state="running")
+    web1 = {**WEB, "state": "running"}
     run(hv, runner, lock_dir, GuestsResource, **guests_params([web1]))
     result = run(hv, runner, lock_dir, GuestsResource, **guests_params([dict(web1, max_memory=2048)]))
     assert result["summary"]["reboot_required"] == ["web1"] and result["summary"]["updated"] == ["web1"]
@@ -412,7 +412,7 @@ def test_guests_reports_pending_reboots(hv, runner, lock_dir):
 
 def test_inventory_lists_guests_with_fields_and_ownership(hv, runner, lock_dir):
     created = run(hv, runner, lock_dir, state="running", **WEB)
-    run(hv, runner, lock_dir, state="running", **dict(WEB, max_memory=1024))
+    run(hv, runner, lock_dir, state="running", **{**WEB, "max_memory": 1024})
     result = reconcile(GuestInventory(hv), check_mode=False)
     assert not result["changed"]
     by_name = {guest["name"]: guest for guest in result["guests"]}

@@ -86,13 +86,13 @@ CASES = {
 def test_check_mode_predicts_the_real_run(tmp_path, case):
     existing, params, actions, mutations = CASES[case]
     table = state(*([existing] if existing else []))
-    _, real = check_then_apply(builder(tmp_path, **params), table, mutations)
+    _check, real = check_then_apply(builder(tmp_path, **params), table, mutations)
     assert real["actions"] == actions
     assert real["origin_mismatch"] is False
 
 
 def test_facts_name_owner_origin_and_version(tmp_path):
-    _, real = check_then_apply(builder(tmp_path), state(clone()), [])
+    _check, real = check_then_apply(builder(tmp_path), state(clone()), [])
     assert {key: real["clone"][key] for key in ("path", "origin", "owner", "image", "version")} == {
         "path": "/dev/obt_vg/web1-root", "origin": "debian12-1", "owner": "web1",
         "image": "debian12", "version": "1"}
@@ -100,7 +100,7 @@ def test_facts_name_owner_origin_and_version(tmp_path):
 
 def test_clone_of_another_origin_is_reported_and_left_alone(tmp_path):
     table = state(clone(origin="debian12-1"))
-    _, real = check_then_apply(builder(tmp_path, origin="debian12-2"), table, [])
+    _check, real = check_then_apply(builder(tmp_path, origin="debian12-2"), table, [])
     assert real["changed"] is False
     assert real["origin_mismatch"] is True
     assert real["warnings"] == [

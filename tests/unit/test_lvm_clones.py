@@ -106,7 +106,7 @@ def test_batch_create_in_one_plan(tmp_path):
 
 def test_rerun_changes_nothing_and_reports_every_clone(tmp_path):
     table = state(*(clone(owner) for owner in GUESTS))
-    _, real = check_then_apply(builder(tmp_path, [item(owner) for owner in GUESTS]), table, [])
+    _check, real = check_then_apply(builder(tmp_path, [item(owner) for owner in GUESTS]), table, [])
     assert (real["changed"], real["actions"]) == (False, [])
     assert real["diff"]["before"] == real["diff"]["after"]
     assert {name: facts["owner"] for name, facts in real["clones"].items()} == {
@@ -140,7 +140,7 @@ def test_a_removal_listed_first_frees_its_share_of_the_overcommit(tmp_path):
     clones = [item("old", state="absent"), item("web1", size="1g"), item("web2", size="1g")]
     mutations = [remove("old-root"), create("web1"), extend("web1", GIB), create("web2"),
                  extend("web2", GIB)]
-    _, real = check_then_apply(builder(tmp_path, clones), table, mutations)
+    _check, real = check_then_apply(builder(tmp_path, clones), table, mutations)
     assert real["actions"][0] == "remove thin clone obt_vg/old-root"
     assert "old-root" not in real["diff"]["after"]
 
@@ -173,11 +173,11 @@ def test_bad_items_fail_before_any_command(tmp_path, clones, message):
 def test_absent_removes_our_clone_and_is_then_a_no_op(tmp_path):
     clones = [item("web1"), item("web2", state="absent")]
     table = state(clone("web1"), clone("web2"))
-    _, real = check_then_apply(builder(tmp_path, clones), table, [remove("web2-root")])
+    _check, real = check_then_apply(builder(tmp_path, clones), table, [remove("web2-root")])
     assert real["actions"] == ["remove thin clone obt_vg/web2-root"]
     assert sorted(real["diff"]["before"]) == ["web1-root", "web2-root"]
     assert sorted(real["diff"]["after"]) == ["web1-root"]
-    _, again = check_then_apply(builder(tmp_path, clones), state(clone("web1")), [])
+    _check, again = check_then_apply(builder(tmp_path, clones), state(clone("web1")), [])
     assert again["changed"] is False
     assert again["clones"]["web2-root"] == {}
 
@@ -211,8 +211,8 @@ def test_clone_in_use_is_not_removed(tmp_path):
     stopped = [("web1", False, {"/dev/mapper/obt_vg-web1--root"})]
     refused(tmp_path, table, clones, "libvirt domain 'web1' (defined, not running) uses it",
             domains=stopped)
-    _, real = check_then_apply(builder(tmp_path, clones, domains=stopped, force=True), table,
-                               [remove("web1-root")])
+    _check, real = check_then_apply(builder(tmp_path, clones, domains=stopped, force=True), table,
+                                    [remove("web1-root")])
     assert real["warnings"] == ["remove obt_vg/web1-root although libvirt domain 'web1' (not "
                                 "running) uses it (force)"]
 
@@ -220,7 +220,7 @@ def test_clone_in_use_is_not_removed(tmp_path):
 def test_origin_mismatches_are_listed_and_left_alone(tmp_path):
     table = state(clone("web1"), clone("web2"))
     clones = [item("web1", origin="debian12-2"), item("web2")]
-    _, real = check_then_apply(builder(tmp_path, clones), table, [])
+    _check, real = check_then_apply(builder(tmp_path, clones), table, [])
     assert real["origin_mismatch"] == ["web1-root"]
     assert len(real["warnings"]) == 1 and "is a clone of debian12-1, not of debian12-2" in \
         real["warnings"][0]

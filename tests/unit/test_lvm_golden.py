@@ -78,8 +78,8 @@ def import_mutations(src, size=60 * MIB, read_only=True, sha=SHA):
 
 
 def test_first_import(tmp_path, src):
-    _, real = check_then_apply(builder(tmp_path, src, checksum=f"sha256:{SHA.upper()}"),
-                               state(extra=info(src)), import_mutations(src))
+    _check, real = check_then_apply(builder(tmp_path, src, checksum=f"sha256:{SHA.upper()}"),
+                                    state(extra=info(src)), import_mutations(src))
     assert real["actions"] == [
         "create thin volume obt_vg/debian12-1 of 60 MiB in thin pool thinpool for image debian12 "
         "version 1",
@@ -93,21 +93,21 @@ def test_first_import(tmp_path, src):
 
 def test_size_is_rounded_to_extents_and_may_be_larger(tmp_path, src):
     mutations = import_mutations(src, size=68 * MIB, read_only=False)
-    _, real = check_then_apply(builder(tmp_path, src, size="65m", read_only=False),
-                               state(extra=info(src, virtual=61 * MIB)), mutations)
+    _check, real = check_then_apply(builder(tmp_path, src, size="65m", read_only=False),
+                                    state(extra=info(src, virtual=61 * MIB)), mutations)
     assert "of 68 MiB" in real["actions"][0]
 
 
 def test_same_checksum_is_a_no_op_without_reading_the_source(tmp_path):
     # With checksum given, src is not even looked at: it may be gone (and qemu-img is not run).
     table = state(golden(), golden("debian12-0", version="0"))
-    _, real = check_then_apply(builder(tmp_path, "/gone/debian12.qcow2", checksum=SHA), table, [])
+    _check, real = check_then_apply(builder(tmp_path, "/gone/debian12.qcow2", checksum=SHA), table, [])
     assert real["changed"] is False
     assert real["image"]["versions"] == ["0", "1"]
 
 
 def test_without_checksum_the_source_is_hashed(tmp_path, src):
-    _, real = check_then_apply(builder(tmp_path, src), state(golden(), extra=info(src)), [])
+    _check, real = check_then_apply(builder(tmp_path, src), state(golden(), extra=info(src)), [])
     assert real["actions"] == []
     assert real["image"]["sha256"] == SHA
 
@@ -122,18 +122,18 @@ def test_a_version_is_never_replaced(tmp_path, src):
 
 def test_interrupted_import_is_removed_and_redone(tmp_path, src):
     mutations = [["lvremove", "--yes", "obt_vg/debian12-1"], *import_mutations(src)]
-    _, real = check_then_apply(builder(tmp_path, src, checksum=SHA),
-                               state(golden(importing=True), extra=info(src)), mutations)
+    _check, real = check_then_apply(builder(tmp_path, src, checksum=SHA),
+                                    state(golden(importing=True), extra=info(src)), mutations)
     assert real["actions"][0] == "remove obt_vg/debian12-1, an import that did not finish"
 
 
 def test_read_only_follows_the_parameter(tmp_path, src):
-    _, real = check_then_apply(builder(tmp_path, src, checksum=SHA), state(golden(read_only=False)),
-                               [["lvchange", "--permission", "r", "obt_vg/debian12-1"]])
+    _check, real = check_then_apply(builder(tmp_path, src, checksum=SHA), state(golden(read_only=False)),
+                                    [["lvchange", "--permission", "r", "obt_vg/debian12-1"]])
     assert real["actions"] == ["make golden image obt_vg/debian12-1 read-only"]
-    _, real = check_then_apply(builder(tmp_path, src, checksum=SHA, read_only=False),
-                               state(golden()),
-                               [["lvchange", "--permission", "rw", "obt_vg/debian12-1"]])
+    _check, real = check_then_apply(builder(tmp_path, src, checksum=SHA, read_only=False),
+                                    state(golden()),
+                                    [["lvchange", "--permission", "rw", "obt_vg/debian12-1"]])
     assert real["actions"] == ["make golden image obt_vg/debian12-1 writable"]
 
 

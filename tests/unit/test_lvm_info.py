@@ -40,7 +40,7 @@ def blade():
                      "ob_image=debian12", "ob_version=1")),
             # The clone's origin was removed since: only our tag remembers it.
             lv("db1-root", size=6 * GIB, tags=("openblade.kvm", "ob_clone", "ob_origin=debian11-3",
-                                                "ob_owner=db1")),
+                                               "ob_owner=db1")),
             lv("web1-root-nightly", size=8 * GIB, origin="web1-root", read_only=True, active=False,
                tags=("openblade.kvm", "ob_snapshot", "ob_snapshot_of=web1-root", "ob_created=1717243200")),
             lv("scratch", size=4 * GIB, tags=("openblade.kvm",)),
@@ -60,7 +60,7 @@ def info(table, vgs=None, check_mode=False):
 
 
 def test_pools_with_overcommit_from_the_writable_thin_volumes():
-    result, _ = info(blade())
+    result, _runner = info(blade())
     assert result["thin_pools"] == [
         {"vg": "obt_vg", "name": "thinpool", "size": 10 * GIB, "data_percent": 37.5,
          "metadata_percent": 10.0, "metadata_size": 16 * MIB,
@@ -77,7 +77,7 @@ def test_pools_with_overcommit_from_the_writable_thin_volumes():
 
 
 def test_our_volumes_by_kind_with_owner_and_origin():
-    result, _ = info(blade())
+    result, _runner = info(blade())
     volumes = {v["name"]: v for v in result["volumes"]}
     assert sorted(volumes) == ["db1-root", "debian12-1", "scratch", "web1-root", "web1-root-nightly"]
     assert volumes["debian12-1"] == {

@@ -96,7 +96,7 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_check_mode_predicts_the_real_run(tmp_path, case):
     existing, params, actions, mutations = CASES[case]
-    _, real = check_then_apply(builder(tmp_path, **params), state(*existing), mutations)
+    _check, real = check_then_apply(builder(tmp_path, **params), state(*existing), mutations)
     assert real["actions"] == actions
 
 
@@ -112,7 +112,7 @@ def test_results_list_ours_newest_first_and_the_pruned(tmp_path):
 
 def test_a_snapshot_in_use_is_kept_beyond_the_retention(tmp_path):
     table = state(ours("a", 100, active=True, is_open=True), ours("b", 200))
-    _, real = check_then_apply(builder(tmp_path, label=None, retention=1), table, [])
+    _check, real = check_then_apply(builder(tmp_path, label=None, retention=1), table, [])
     assert real["actions"] == []
     assert real["warnings"] == [
         "refusing to prune obt_vg/web1-root-snap-a: its device is open (a process holds it) (force "
@@ -122,7 +122,7 @@ def test_a_snapshot_in_use_is_kept_beyond_the_retention(tmp_path):
 def test_a_snapshot_a_domain_uses_is_kept_too(tmp_path):
     domains = [("restore-test", False, {"/dev/obt_vg/web1-root-snap-a"})]
     table = state(ours("a", 100), ours("b", 200))
-    _, real = check_then_apply(builder(tmp_path, domains, label=None, retention=1), table, [])
+    _check, real = check_then_apply(builder(tmp_path, domains, label=None, retention=1), table, [])
     assert "libvirt domain 'restore-test' (defined, not running) uses it" in real["warnings"][0]
 
 

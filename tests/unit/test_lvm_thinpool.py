@@ -131,7 +131,7 @@ def test_pool_grows_and_policy_is_updated(tmp_path, disks):
         ["lvchange", "--deltag", "ob_max_overcommit=2", "--addtag", "ob_max_overcommit=3",
          "obt_vg/thinpool"],
     ]
-    _, real = check_then_apply(builder(tmp_path, params(disks, size="10g")), table, mutations)
+    _check, real = check_then_apply(builder(tmp_path, params(disks, size="10g")), table, mutations)
     assert real["actions"] == [
         f"write LVM profile {profile_path(tmp_path)} (autoextend by 20% at 80% full)",
         "extend thin pool obt_vg/thinpool from 8 GiB to 10 GiB",
@@ -149,7 +149,7 @@ def test_a_larger_pool_or_a_percentage_is_satisfied(tmp_path, disks, size):
     # %-sizes are resolved at creation only; absolute sizes are minimums (pools never shrink).
     write_profile(tmp_path)
     table = host(**converged_state(disks[0]))
-    _, real = check_then_apply(builder(tmp_path, params(disks, size=size)), table, [])
+    _check, real = check_then_apply(builder(tmp_path, params(disks, size=size)), table, [])
     assert real["actions"] == []
 
 
@@ -157,7 +157,7 @@ def test_sizes_compare_after_rounding_to_extents(tmp_path, disks):
     # 10 GiB minus one byte rounds up to the 10 GiB the pool already has.
     write_profile(tmp_path)
     table = host(**converged_state(disks[0]))
-    _, real = check_then_apply(builder(tmp_path, params(disks, size=str(10 * GIB - 1))), table, [])
+    _check, real = check_then_apply(builder(tmp_path, params(disks, size=str(10 * GIB - 1))), table, [])
     assert real["actions"] == []
 
 
@@ -168,8 +168,8 @@ def test_new_pv_is_added_and_unlisted_pv_is_kept(tmp_path, disks):
     state["pvs"] = [pv(a), pv(b, used=GIB)]
     table = host(**state, signatures={c: []})
     mutations = [["pvcreate", c], ["vgextend", "obt_vg", c]]
-    _, real = check_then_apply(builder(tmp_path, params(disks, pvs=[a, c], size=None)), table,
-                               mutations)
+    _check, real = check_then_apply(builder(tmp_path, params(disks, pvs=[a, c], size=None)), table,
+                                    mutations)
     assert real["actions"] == [f"initialise {c} as an LVM physical volume",
                                f"add {c} to volume group obt_vg"]
     assert real["warnings"] == [f"volume group obt_vg also has {b}, which pvs does not list; kept "
@@ -178,12 +178,12 @@ def test_new_pv_is_added_and_unlisted_pv_is_kept(tmp_path, disks):
 
 
 def test_unlisted_pv_is_removed_only_on_request_and_only_when_unused(tmp_path, disks):
-    a, b, _ = disks
+    a, b, _c = disks
     write_profile(tmp_path)
     state = converged_state(a)
     state["pvs"] = [pv(a), pv(b)]
     args = params(disks, pvs=[a], size=None, remove_unlisted_pvs=True)
-    _, real = check_then_apply(builder(tmp_path, args), host(**state), [["vgreduce", "obt_vg", b]])
+    _check, real = check_then_apply(builder(tmp_path, args), host(**state), [["vgreduce", "obt_vg", b]])
     assert real["actions"] == [f"remove {b} from volume group obt_vg (not listed in pvs, unused)"]
 
     state["pvs"] = [pv(a), pv(b, used=3 * GIB)]
@@ -205,7 +205,7 @@ def test_device_with_data_is_refused_unless_wipe_is_set(tmp_path, disks):
                   max_overcommit=None, chunk_size=None, metadata_size=None, size="2g")
     mutations.append(["lvcreate", "--yes", "--type", "thin-pool", "--size", f"{2 * GIB}b", "--addtag",
                       "openblade.kvm", "--name", "thinpool", "obt_vg"])
-    _, real = check_then_apply(builder(tmp_path, args), table, mutations)
+    _check, real = check_then_apply(builder(tmp_path, args), table, mutations)
     assert real["actions"][0] == f"wipe the ext4 signatures on {dev}"
     assert real["diff"]["after"]["pool"]["size"] == 2 * GIB  # LVM decides the metadata size
     assert real["diff"]["after"]["pool"]["metadata_size"] is None
@@ -281,12 +281,12 @@ def test_symlinked_device_is_compared_by_real_path_and_given_to_lvm_by_its_name(
     mutations = [["pvcreate", str(link)], ["vgcreate", "--addtag", "openblade.kvm", "obt_vg", str(link)],
                  ["lvcreate", "--yes", "--type", "thin-pool", "--extents", "80%VG", "--addtag",
                   "openblade.kvm", "--name", "thinpool", "obt_vg"]]
-    _, real = check_then_apply(builder(tmp_path, args), table, mutations)
+    _check, real = check_then_apply(builder(tmp_path, args), table, mutations)
     assert real["actions"][:2] == [f"initialise {link} ({disks[0]}) as an LVM physical volume",
                                    f"create volume group obt_vg on {link} ({disks[0]})"]
     # Once it is a PV, pvs reports the real path: that is the same device, nothing to do.
     write_profile(tmp_path)
-    _, again = check_then_apply(builder(tmp_path, args), host(**converged_state(disks[0])), [])
+    _check, again = check_then_apply(builder(tmp_path, args), host(**converged_state(disks[0])), [])
     assert again["actions"] == []
 
 

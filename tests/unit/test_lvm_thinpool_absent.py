@@ -114,37 +114,37 @@ def test_not_a_thin_pool_is_refused(tmp_path, disks):
 ])
 def test_a_vg_that_is_not_ours_or_not_empty_is_kept(tmp_path, disks, vg_tags, others, why):
     table = blade(disks, *others, vg_tags=vg_tags)
-    _, real = check_then_apply(builder(tmp_path, disks), table, [REMOVE_POOL])
+    _check, real = check_then_apply(builder(tmp_path, disks), table, [REMOVE_POOL])
     assert real["actions"] == ["remove thin pool obt_vg/thinpool"]
     assert real["warnings"] == [f"volume group obt_vg is kept: {why}"]
     assert real["diff"]["after"]["pool"] is None
     # The re-run finds the pool gone and has nothing to do, or to say.
-    _, again = check_then_apply(builder(tmp_path, disks),
-                                blade(disks, *others, vg_tags=vg_tags, with_pool=False), [])
+    _check, again = check_then_apply(builder(tmp_path, disks),
+                                     blade(disks, *others, vg_tags=vg_tags, with_pool=False), [])
     assert again["changed"] is False and "warnings" not in again
 
 
 def test_an_interrupted_teardown_is_finished_by_a_rerun(tmp_path, disks):
     # The pool went, the VG did not: ours and empty, so it goes now.
     mutations = [REMOVE_VG, ["pvremove", disks[0]], ["pvremove", disks[1]]]
-    _, real = check_then_apply(builder(tmp_path, disks), blade(disks, with_pool=False), mutations)
+    _check, real = check_then_apply(builder(tmp_path, disks), blade(disks, with_pool=False), mutations)
     assert real["actions"][0] == "remove volume group obt_vg"
 
 
 def test_only_listed_pvs_lose_their_label(tmp_path, disks):
     mutations = [REMOVE_POOL, REMOVE_VG, ["pvremove", disks[0]]]
-    _, real = check_then_apply(builder(tmp_path, disks[:1]), blade(disks), mutations)
+    _check, real = check_then_apply(builder(tmp_path, disks[:1]), blade(disks), mutations)
     assert real["warnings"] == [f"{disks[1]} of volume group obt_vg stay LVM physical volumes (pvs "
                                 "does not list them)"]
-    _, real = check_then_apply(builder(tmp_path, None), blade(disks), [REMOVE_POOL, REMOVE_VG])
+    _check, real = check_then_apply(builder(tmp_path, None), blade(disks), [REMOVE_POOL, REMOVE_VG])
     assert real["warnings"] == [f"{disks[0]}, {disks[1]} of volume group obt_vg stay LVM physical "
                                 "volumes (pvs does not list them)"]
 
 
 def test_a_profile_that_is_not_ours_is_left_alone(tmp_path, disks):
     path = profile(tmp_path, "activation {\n}\n")
-    _, real = check_then_apply(builder(tmp_path, disks), blade(disks),
-                               [REMOVE_POOL, REMOVE_VG, ["pvremove", disks[0]], ["pvremove", disks[1]]])
+    _check, real = check_then_apply(builder(tmp_path, disks), blade(disks),
+                                    [REMOVE_POOL, REMOVE_VG, ["pvremove", disks[0]], ["pvremove", disks[1]]])
     assert f"remove LVM profile {path}" not in real["actions"]
     assert path.exists()
 

@@ -83,8 +83,8 @@ def test_check_mode_predicts_the_real_run(tmp_path, case):
 
 def test_diff_and_facts(tmp_path):
     table = host(**state(lv("vol1", size=GIB)))
-    _, real = check_then_apply(builder(tmp_path, size="2g"), table,
-                               [["lvextend", "--size", f"{2 * GIB}b", "obt_vg/vol1"]])
+    _check, real = check_then_apply(builder(tmp_path, size="2g"), table,
+                                    [["lvextend", "--size", f"{2 * GIB}b", "obt_vg/vol1"]])
     assert real["diff"] == {"before": {"pool": "thinpool", "size": GIB},
                             "after": {"pool": "thinpool", "size": 2 * GIB}}
     assert real["volume"]["path"] == "/dev/obt_vg/vol1"
@@ -124,8 +124,8 @@ def test_removal_is_refused_for_a_stopped_domain_and_names_it(tmp_path):
 
 def test_force_removes_a_volume_of_a_stopped_domain_with_a_warning(tmp_path):
     domains = [("db1", False, {"/dev/obt_vg/vol1"})]
-    _, real = check_then_apply(builder(tmp_path, state="absent", force=True, domains=domains),
-                               host(**state(lv("vol1"))), [["lvremove", "--yes", "obt_vg/vol1"]])
+    _check, real = check_then_apply(builder(tmp_path, state="absent", force=True, domains=domains),
+                                    host(**state(lv("vol1"))), [["lvremove", "--yes", "obt_vg/vol1"]])
     assert real["warnings"] == ["remove obt_vg/vol1 although libvirt domain 'db1' (not running) "
                                 "uses it (force)"]
 
@@ -161,7 +161,7 @@ def test_overcommit_is_refused_unless_allowed(tmp_path):
                     "(set allow_overcommit: true to accept this)", size="4g")
     assert error.details == {"overcommit": 1.6, "max_overcommit": 1.5}
     create = [*CREATE_1G[:5], f"{4 * GIB}b", *CREATE_1G[6:]]
-    _, real = check_then_apply(builder(tmp_path, size="4g", allow_overcommit=True), table, [create])
+    _check, real = check_then_apply(builder(tmp_path, size="4g", allow_overcommit=True), table, [create])
     assert "(allowed by allow_overcommit)" in real["warnings"][0]
     # Growing counts too.
     refused(tmp_path, table, "growing obt_vg/a to 16 GiB would overcommit", name="a", size="16g")

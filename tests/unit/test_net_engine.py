@@ -232,7 +232,9 @@ def test_bond_mode_change_recreates_and_miimon_changes_live(tmp_path):
 
     host = FakeNetHost(bond_links("active-backup", 100), after=bond_links("802.3ad", 200),
                        accept=[["networkctl"], ["ip", "link", "delete", "dev", "bond0"]])
-    spec = lambda: [BondSpec("bond0", ["trunk0", "trunk1"], mode="802.3ad", miimon=200)]  # noqa: E731
+
+    def spec():
+        return [BondSpec("bond0", ["trunk0", "trunk1"], mode="802.3ad", miimon=200)]
     result = check_then_apply(host, lambda: resource(host, tmp_path, spec()))
     assert result["actions"] == [
         f"update {base}/05-openblade-bond0.netdev",
@@ -345,7 +347,7 @@ def test_settle_timeout_rolls_back_and_says_what_differs(tmp_path):
     assert details["rolled_back"] is True
     assert details["failed_action"] == "wait until the running state of br-sales matches (up to 5s)"
     # Our files are gone again, and the restore re-applied: delete the new device, reload.
-    assert [p for p in (tmp_path / "etc").iterdir()] == []
+    assert list((tmp_path / "etc").iterdir()) == []
     assert log.read_text().splitlines() == ["ip link delete dev br-sales", "networkctl reload"]
     assert any("rolled back" in line for line in details["rollback_log"])
 

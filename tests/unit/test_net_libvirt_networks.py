@@ -62,7 +62,7 @@ def test_define_start_autostart_then_nothing(conn, tmp_path):
     assert (sales.isActive(), sales.autostart()) == (1, 1)
     assert result["diff"]["before"] == {"obt-hr": None, "obt-sales": None}
     assert reconcile(resource(conn, tmp_path, nets)) == {"changed": False, "actions": [],
-                                                          "networks": ["obt-hr", "obt-sales"]}
+                                                         "networks": ["obt-hr", "obt-sales"]}
 
 
 def test_a_new_bridge_redefines_and_restarts(conn, tmp_path):

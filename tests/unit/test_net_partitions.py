@@ -157,7 +157,7 @@ def test_prune_removes_only_what_partitions_created(tmp_path):
     assert kept["changed"] is False  # without prune, hr stays
     result = reconcile(partitions(host, tmp_path, partitions=PARTS[1:2], prune=True))
     assert [a for a in result["actions"] if a.startswith("delete")] == ["delete bridge br-hr",
-                                                                         "delete vlan bond0.102"]
+                                                                        "delete vlan bond0.102"]
     assert sorted(p.name for p in (tmp_path / "etc").glob("*.netdev")) == [
         "05-openblade-bond0.101.netdev", "05-openblade-bond0.netdev", "05-openblade-br-other.netdev",
         "05-openblade-br-sales.netdev"]

@@ -69,7 +69,7 @@ def test_capacity_limits_are_each_enforced():
         (guest("mem", vcpus=1, memory_mib=3500, disk_gib=1), "0/3072"),   # > 4096 - 1024
         (guest("disk", vcpus=1, memory_mib=512, disk_gib=16), "0/15"),    # > 10 GiB x 1.5
     ]
-    for too_big, _ in cases:
+    for too_big, _shown in cases:
         with pytest.raises(AnsibleFilterError, match=f"not placed: {too_big['name']}"):
             place([too_big], blades, cpu_ratio=2, memory_reserve_mib=1024)
 

@@ -66,7 +66,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES)
 def test_check_mode_predicts_the_real_run(case):
-    args, changed, actions, _, _ = CASES[case]
+    args, changed, actions, _before, _after = CASES[case]
     host = copy.deepcopy(HOST)
 
     checked = reconcile(Volume(host, **args), check_mode=True)
@@ -91,7 +91,7 @@ def test_second_run_changes_nothing(case):
 
 @pytest.mark.parametrize("case", CASES)
 def test_diff_shows_managed_fields_before_and_after(case):
-    args, _, _, before, after = CASES[case]
+    args, _changed, _actions, before, after = CASES[case]
     for check_mode in (True, False):
         resource = Volume(copy.deepcopy(HOST), **args)
         result = reconcile(resource, check_mode=check_mode, diff_mode=True)

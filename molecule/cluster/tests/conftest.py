@@ -3,7 +3,6 @@ and what the converged cluster holds (ledger, placement)."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 
@@ -47,11 +46,18 @@ class Cluster:
         with open(os.path.join(INVENTORY, "group_vars", "blades.yml")) as handle:
             self.inventory = yaml.safe_load(handle)
         self.name = self.inventory["cluster_name"]
+        self._hosts = {}
 
-    @functools.cache  # noqa: B019 - one Cluster per session; the cache is the point
     def host(self, name):
-        # Plain SSH with one master connection per blade: a new SSH handshake costs a TCG
-        # blade seconds, and testinfra only multiplexes when given a control path.
+        # One testinfra host per blade for the session (the cache is the point), each over
+        # plain SSH with one master connection: a new SSH handshake costs a TCG blade
+        # seconds, and testinfra only multiplexes when given a control path.
+        if name not in self._hosts:
+            self._hosts[name] = self._connect(name)
+        return self._hosts[name]
+
+    @staticmethod
+    def _connect(name):
         with open(os.path.join(INVENTORY, "hosts.yml")) as handle:
             blade = yaml.safe_load(handle)["all"]["children"]["blades"]["hosts"][name]
         return testinfra.get_host(

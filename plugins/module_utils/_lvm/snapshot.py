@@ -82,7 +82,7 @@ class Snapshots(LvmResource):
     def observe(self):
         self.observe_vg()
         self.ours = {name: lv for name, lv in self.lvs.items() if self._ours(lv)}
-        return {"snapshots": [name for _, name in
+        return {"snapshots": [name for _created, name in
                               self._newest_first((created(lv), n) for n, lv in self.ours.items())]}
 
     def desired(self, current):
@@ -108,7 +108,7 @@ class Snapshots(LvmResource):
             entries = [entry for entry in entries if entry[1] != self.snapshot]
         if self.retention is not None:
             entries = self._plan_prune(plan, entries)
-        desired["snapshots"] = [name for _, name in self._newest_first(entries)]
+        desired["snapshots"] = [name for _created, name in self._newest_first(entries)]
         return plan
 
     def _plan_create(self, plan):
@@ -153,6 +153,6 @@ class Snapshots(LvmResource):
             self.refresh()
             self.ours = {name: lv for name, lv in self.lvs.items() if self._ours(lv)}
         snapshots = [{"name": name, "path": lv.path, "created": created(lv), "active": lv.active}
-                     for _, name, lv in sorted(((created(lv), n, lv) for n, lv in self.ours.items()),
-                                               reverse=True)]
+                     for _created, name, lv in sorted(((created(lv), n, lv) for n, lv in self.ours.items()),
+                                                      reverse=True)]
         return {"snapshots": snapshots, "pruned": list(self.pruned)}

@@ -517,9 +517,9 @@ class _RuntimeSteps:
 
     @property
     def touched(self):
-        names = {spec.name for spec in self.deleted} | {spec.name for spec, _ in self.recreated}
+        names = {spec.name for spec in self.deleted} | {spec.name for spec, _why in self.recreated}
         names |= set(self.reconfigure)
-        names |= {name for _, _, name, *_ in self.releases + self.address_deletes + self.live}
+        names |= {entry[2] for entry in self.releases + self.address_deletes + self.live}
         return names
 
     def any(self):
@@ -538,19 +538,19 @@ class _RuntimeSteps:
                           _delete_argv(spec.name)))
         if reload:
             steps.append(("reload systemd-networkd (networkctl reload)", RELOAD))
-        steps += [(description, argv) for description, argv, _ in self.releases]
+        steps += [(description, argv) for description, argv, _name in self.releases]
         steps += [(f"reconfigure {name} (networkctl reconfigure)", ["networkctl", "reconfigure", name])
                   for name in self.reconfigure]
-        steps += [(description, argv) for description, argv, _, _ in self.live]
-        steps += [(description, argv) for description, argv, _ in self.address_deletes]
+        steps += [(description, argv) for description, argv, _name, _reverse in self.live]
+        steps += [(description, argv) for description, argv, _name in self.address_deletes]
         return [(description, lambda argv=argv: run(argv)) for description, argv in steps]
 
     def restore_commands(self, touched):
         """What the restore script runs after putting the previous files back."""
         snapshot = self.resource.snapshot
         commands = [{"argv": _delete_argv(spec.name), "may_fail": True}
-                    for spec in self.created + [spec for spec, _ in self.recreated]]
-        commands += [{"argv": reverse, "may_fail": True} for _, _, _, reverse in self.live]
+                    for spec in self.created + [spec for spec, _why in self.recreated]]
+        commands += [{"argv": reverse, "may_fail": True} for *_step, reverse in self.live]
         commands.append({"argv": RELOAD, "may_fail": False})
         created = {spec.name for spec in self.created}
         commands += [{"argv": ["networkctl", "reconfigure", name], "may_fail": True}

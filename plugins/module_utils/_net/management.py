@@ -67,7 +67,7 @@ class Probe:
         text = str(target).strip()
         self.port = None
         if text.startswith("["):
-            host, _, rest = text[1:].partition("]")
+            host, _sep, rest = text[1:].partition("]")
             if not rest.startswith(":"):
                 raise validate.ValidationError(
                     f"{option}: {target!r} is not an address or address:port (write IPv6 with a "

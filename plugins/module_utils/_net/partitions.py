@@ -152,11 +152,11 @@ def _stale_specs(files, keep):
     stale = []
     for path in files.netdev_files():
         owner = units.owner_of(files.read(path)) or ""
-        scope, _, label = owner.partition(": ")
-        kind, _, name = label.partition(" ")
+        scope, _sep, label = owner.partition(": ")
+        kind, _sep, name = label.partition(" ")
         if scope == SCOPE and kind in kinds and name not in keep:
             stale.append((list(kinds).index(kind), name, kinds[kind](name)))
-    return [spec for _, _, spec in sorted(stale)]
+    return [entry[2] for entry in sorted(stale)]
 
 
 class PartitionsResource(NetworkResource):

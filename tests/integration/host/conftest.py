@@ -47,6 +47,7 @@ from tiny_guest import (  # noqa: E402
 
 libvirt = pytest.importorskip("libvirt", reason="the host tier needs libvirt-python")
 
+
 def _run(argv, **kwargs):
     return subprocess.run(argv, check=True, capture_output=True, text=True, **kwargs)
 
@@ -111,7 +112,7 @@ def libvirtd():
         pid = _running(pid_file)
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
-            for _ in range(100):
+            for _i in range(100):
                 if _running(pid_file) is None:
                     break
                 time.sleep(0.1)

@@ -71,7 +71,7 @@ def booted(tiny_guest, apply_module, conn):
 
     def boot(name, **options):
         args = tiny_guest(name, **options)
-        _, result = apply_module("domain", args)
+        _predicted, result = apply_module("domain", args)
         assert result["actions"] == [f"define {args['name']}", f"start {args['name']}"]
         wait_until_booted(args)
         return args, conn.lookupByName(args["name"])
@@ -86,7 +86,7 @@ def test_tiny_guest_boots_and_a_rerun_changes_nothing(booted, apply_module, run_
     metadata = xml(dom, inactive=True).find("metadata/{urn:openblade:kvm:guest:1}guest")
     assert metadata is not None and metadata.findtext("{urn:openblade:kvm:guest:1}cluster") == CLUSTER
 
-    _, again = apply_module("domain", args, diff=True)
+    _predicted, again = apply_module("domain", args, diff=True)
     assert not again["changed"] and again["actions"] == [] and not again["reboot_required"]
     assert again["uuid"] == dom.UUIDString()
 
@@ -94,7 +94,7 @@ def test_tiny_guest_boots_and_a_rerun_changes_nothing(booted, apply_module, run_
 def test_memory_and_vcpus_change_live(booted, apply_module):
     args, dom = booted("live")
     domain_id = dom.ID()
-    _, result = apply_module("domain", dict(args, memory=160, vcpus=2))
+    _predicted, result = apply_module("domain", dict(args, memory=160, vcpus=2))
     assert result["changes"] == [{"field": "memory", "when": "live"}, {"field": "vcpus", "when": "live"}]
     assert result["actions"][1:] == [f"set memory of running {args['name']} to 160 MiB",
                                      f"set vCPUs of running {args['name']} to 2"]
@@ -112,7 +112,7 @@ def test_nic_is_hotplugged(booted, apply_module, network):
     args, dom = booted("nic", nics=[{"partition": PARTITION}])
     first_mac = xml(dom).find("devices/interface/mac").get("address")
     wanted = dict(args, nics=[{"partition": PARTITION}, {"bridge": network["bridge"]}])
-    _, result = apply_module("domain", wanted)
+    _predicted, result = apply_module("domain", wanted)
     assert result["macs"][0] == first_mac
     new_mac = result["macs"][1]
     assert result["actions"][-1] == f"hotplug NIC {new_mac} into running {args['name']}"
@@ -122,7 +122,7 @@ def test_nic_is_hotplugged(booted, apply_module, network):
         nics = {nic.find("mac").get("address"): nic for nic in interfaces}
         assert set(nics) == {first_mac, new_mac}
         assert nics[new_mac].find("source").get("bridge") == network["bridge"]
-    _, again = apply_module("domain", wanted)
+    _predicted, again = apply_module("domain", wanted)
     assert not again["changed"] and again["macs"] == result["macs"]
 
 
@@ -130,7 +130,7 @@ def test_machine_type_change_needs_a_reboot_and_the_guest_keeps_running(booted, 
     args, dom = booted("machine")
     domain_id = dom.ID()
     assert xml(dom).find("os/type").get("machine") == "pc-i440fx-7.2"  # 'pc' resolved
-    _, result = apply_module("domain", dict(args, machine="pc-i440fx-7.1"))
+    _predicted, result = apply_module("domain", dict(args, machine="pc-i440fx-7.1"))
     assert result["changes"] == [{"field": "machine", "when": "next_boot"}]
     assert result["reboot_required"] is True
     assert dom.isActive() and dom.ID() == domain_id
@@ -153,7 +153,7 @@ def test_stop_of_a_guest_that_ignores_acpi(booted, apply_module):
     assert "force_stop: true" in failed["msg"]
     assert dom.isActive()
 
-    _, result = apply_module("domain", dict(args, state="stopped", force_stop=True))
+    _predicted, result = apply_module("domain", dict(args, state="stopped", force_stop=True))
     assert result["actions"] == [f"stop {args['name']} (ACPI shutdown, power off after 3s)"]
     assert not dom.isActive()
 
@@ -167,7 +167,7 @@ def test_guest_with_a_snapshot_is_only_removed_with_force(tiny_guest, apply_modu
     refused(run_module, "domain", absent, "has 1 snapshot; refusing to remove it")
     assert conn.lookupByName(args["name"])
 
-    _, result = apply_module("domain", dict(absent, force=True))
+    _predicted, result = apply_module("domain", dict(absent, force=True))
     assert result["actions"] == [f"undefine {args['name']} (its disks are kept)"]
     with pytest.raises(libvirt.libvirtError):
         conn.lookupByName(args["name"])
@@ -175,7 +175,7 @@ def test_guest_with_a_snapshot_is_only_removed_with_force(tiny_guest, apply_modu
 
 
 def test_fleet_rerun_is_a_no_op_and_prune_spares_guests_made_by_hand(tiny_guest, apply_module, run_module,
-                                                                      conn, workdir):
+                                                                     conn, workdir):
     cluster = "obt-fleet"  # prune looks at one cluster only; keep other tests' guests out of it
     seed_iso = os.path.join(workdir, "fleet-b-cidata.iso")
     guests = [
@@ -191,7 +191,7 @@ def test_fleet_rerun_is_a_no_op_and_prune_spares_guests_made_by_hand(tiny_guest,
                    "<os><type arch='x86_64'>hvm</type></os></domain>")
     args = {"cluster": cluster, "guests": guests, "prune": True}
 
-    _, first = apply_module("guests", args)
+    _predicted, first = apply_module("guests", args)
     names = [guest["name"] for guest in guests]
     assert first["summary"]["created"] == names and first["summary"]["started"] == [names[0]]
     with open(seed_iso, "rb") as handle:
@@ -201,14 +201,14 @@ def test_fleet_rerun_is_a_no_op_and_prune_spares_guests_made_by_hand(tiny_guest,
                          [mac.get("address") for mac in xml(conn.lookupByName(name)).iter("mac")])
                   for name in names}
 
-    _, again = apply_module("guests", args)
+    _predicted, again = apply_module("guests", args)
     assert not again["changed"] and again["summary"]["unchanged"] == names
     for name in names:
         dom = conn.lookupByName(name)
         assert (dom.UUIDString(), [mac.get("address") for mac in xml(dom).iter("mac")]) == identities[name]
         assert (again["guests"][name]["uuid"], again["guests"][name]["macs"]) == identities[name]
 
-    _, pruned = apply_module("guests", dict(args, guests=guests[:2]))
+    _predicted, pruned = apply_module("guests", dict(args, guests=guests[:2]))
     assert pruned["summary"]["removed"] == [names[2]]
     assert pruned["actions"] == [f"undefine {names[2]} (its disks are kept)"]
     assert conn.lookupByName(hand_made)  # no marker: never pruned

@@ -128,7 +128,7 @@ def test_report_shows_this_host_and_its_guest_in_markdown_and_html(guest, report
     assert "<tr><td>localhost</td><td>" in page
 
     # A real run writes the same report, but for the time it was generated.
-    results, real_markdown, _ = report(check=False)
+    results, real_markdown, _html = report(check=False)
     assert {r["_task"] for r in results if r.get("changed")} <= WRITES
 
     def timeless(text):

@@ -24,7 +24,7 @@ class Blade:
 
     def run(self, command, check=True, timeout=300):
         argv = lab_blades.ssh_argv(self.index, command)
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(f"{self.name}: `{command}` failed with rc {proc.returncode}: "
                                  f"{proc.stderr.strip() or proc.stdout.strip()}")

@@ -39,7 +39,7 @@ def test_tagged_frames_cross_the_trunk(blades):
             blade.run(f"ip link set trunk0 up && ip link add link trunk0 name {vlan_if} type vlan "
                       f"id {TEST_VLAN} && ip addr add {TEST_NET}.{n}/24 dev {vlan_if} && "
                       f"ip link set {vlan_if} up")
-        for (_, blade_a), (b, _) in itertools.permutations(enumerate(blades, start=1), 2):
+        for (_a, blade_a), (b, _blade_b) in itertools.permutations(enumerate(blades, start=1), 2):
             ping = blade_a.run(f"ping -c 2 -W 3 -I {vlan_if} {TEST_NET}.{b}", check=False)
             assert ping.returncode == 0, f"{blade_a} cannot reach blade {b} on VLAN {TEST_VLAN}"
         # A frame on another VLAN ID must not arrive: the tag is carried, not stripped.

@@ -82,7 +82,7 @@ def run_tasks(blade, tmp_path, tasks):
 
 
 def test_thin_pool_on_the_data_disk(blade, lab):
-    _, result = blade.apply("lvm_thinpool", POOL, diff=True)
+    _predicted, result = blade.apply("lvm_thinpool", POOL, diff=True)
     assert result["actions"] == [
         "initialise /dev/disk/by-id/virtio-bladedata (/dev/vdb) as an LVM physical volume",
         "create volume group obt_vg on /dev/disk/by-id/virtio-bladedata (/dev/vdb)",
@@ -101,7 +101,7 @@ def test_thin_pool_on_the_data_disk(blade, lab):
 
 
 def test_golden_image_holds_the_image_and_only_its_data(blade, lab):
-    _, result = blade.apply("golden_image", lab["golden"])
+    _predicted, result = blade.apply("golden_image", lab["golden"])
     assert result["actions"] == [
         "create thin volume obt_vg/img-1 of 32 MiB in thin pool thinpool for image img version 1",
         f"import {WORK}/golden.qcow2 (qcow2) into obt_vg/img-1, writing only allocated blocks",
@@ -119,7 +119,7 @@ def test_golden_image_holds_the_image_and_only_its_data(blade, lab):
 
 
 def test_three_clones_share_the_golden_image_until_one_is_written(blade, lab, tmp_path):
-    _, first = blade.apply("lvm_clone", dict(vg=VG, name="c1", origin="img-1", owner="guest1"))
+    _predicted, first = blade.apply("lvm_clone", dict(vg=VG, name="c1", origin="img-1", owner="guest1"))
     assert first["actions"] == ["create thin clone obt_vg/c1 of golden image obt_vg/img-1 for guest guest1"]
     clones = run_tasks(blade, tmp_path, f"""\
         - openblade.kvm.lvm_clone:
@@ -141,8 +141,8 @@ def test_three_clones_share_the_golden_image_until_one_is_written(blade, lab, tm
 
 
 def test_grow_a_clone_keeps_what_the_guest_wrote(blade, lab):
-    _, result = blade.apply("lvm_clone", dict(vg=VG, name="c1", origin="img-1", owner="guest1",
-                                              size="256m"))
+    _predicted, result = blade.apply("lvm_clone", dict(vg=VG, name="c1", origin="img-1", owner="guest1",
+                                                       size="256m"))
     assert result["actions"] == ["extend obt_vg/c1 from 32 MiB to 256 MiB"]
     out = blade.run(f"blockdev --getsize64 /dev/{VG}/c1; dd if=/dev/{VG}/c1 bs=4096 skip=256 count=1 "
                     "status=none | sha256sum").stdout.split()
@@ -157,7 +157,7 @@ def test_snapshots_are_pruned_to_the_retention_and_only_ours(blade, lab, tmp_pat
         - openblade.kvm.lvm_snapshot: {{vg: {VG}, volume: c1, label: a, retention: 1}}
         """)
     assert first[1]["actions"] == ["create read-only snapshot obt_vg/c1-snap-a of obt_vg/c1"]
-    _, second = blade.apply("lvm_snapshot", dict(vg=VG, volume="c1", label="b", retention=1))
+    _predicted, second = blade.apply("lvm_snapshot", dict(vg=VG, volume="c1", label="b", retention=1))
     assert second["actions"] == ["create read-only snapshot obt_vg/c1-snap-b of obt_vg/c1",
                                  "remove snapshot obt_vg/c1-snap-a (beyond the retention of 1)"]
     assert second["pruned"] == ["c1-snap-a"]
