@@ -1,15 +1,19 @@
 """Time to provision a guest disk from a golden image on a lab blade: a thin clone
 (what openblade.kvm.lvm_clone does) against a full copy with qemu-img convert (what a
-collection without thin clones does), for golden images of two sizes.
+collection without thin clones does), for golden images of two or more sizes.
 
-    python3 benchmarks/storage/provision.py [--blade 1] [--sizes 1g,8g] [--repeat 3]
+    python3 benchmarks/storage/provision.py [--blade 1] [--sizes 1g,8g] [--repeat 5]
 
 The golden images are sparse but allocated: 4 KiB of data at the start of every 64 KiB
 pool chunk, so every chunk is provisioned and a copy must read the whole image, while
-the data itself is small.  Both methods run side by side in the same session (these
-machines are noisy) with the page cache dropped before each run, and the table shows
-medians and the copy/clone ratio.  It needs a blank data disk (/dev/vdb) and leaves it
-blank; it never asserts anything about the numbers.
+the data itself is small.  All golden images are written first; then each round runs
+every size and both methods, sizes in ascending order on even rounds and descending on
+odd ones, so the load of a busy machine (these are noisy) falls on all sizes alike
+instead of on whichever size happens to run last.  The page cache is dropped before each
+run.  The table shows medians of at least 5 runs per size side by side, with the ratio
+of the largest size to the smallest and the copy/clone ratio, plus each column's spread.
+It needs a blank data disk (/dev/vdb) and leaves it blank; it never asserts anything
+about the numbers.
 """
 
 from __future__ import annotations
@@ -77,20 +81,27 @@ try:
     run(["vgcreate", VG, P["disk"]])
     run(["lvcreate", "--yes", "--type", "thin-pool", "--extents", "95%VG", "--chunksize", "64k",
          "--name", "pool", VG])
+    pool = int(subprocess.run(["lvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "lv_size",
+                               f"{VG}/pool"], capture_output=True, text=True).stdout)
+    need = sum(P["sizes"]) + max(P["sizes"])  # every golden image plus a copy of the largest
+    if need > pool:
+        raise SystemExit(f"the golden images and a copy of the largest need {need} bytes of pool, "
+                         f"the pool on {P['disk']} has {pool}; use smaller --sizes")
     for size in P["sizes"]:
         golden = f"golden{size}"
         run(P["create"][str(size)] + ["--name", golden, VG])
         fill(f"/dev/{VG}/{golden}", size)
         run(["lvchange", "--permission", "r", f"{VG}/{golden}"])
-        for _ in range(P["repeat"]):
+    for round_ in range(P["repeat"]):
+        for size in P["sizes"] if round_ % 2 == 0 else P["sizes"][::-1]:
+            golden = f"golden{size}"
             clone = timed([P["clone"][str(size)]])
             run(["lvremove", "--yes", f"{VG}/clone"])
             copy = timed([P["create"][str(size)] + ["--name", "copy", VG],
                           ["qemu-img", "convert", "-f", "raw", "-O", "raw", "-n", "--target-is-zero",
                            "-W", f"/dev/{VG}/{golden}", f"/dev/{VG}/copy"]])
             run(["lvremove", "--yes", f"{VG}/copy"])
-            results.append({"size": size, "clone": clone, "copy": copy})
-        run(["lvremove", "--yes", f"{VG}/{golden}"])
+            results.append({"size": size, "round": round_, "clone": clone, "copy": copy})
 finally:
     subprocess.run(["vgremove", "-ff", "-y", VG], capture_output=True)
     subprocess.run(["pvremove", "-y", P["disk"]], capture_output=True)
@@ -111,13 +122,48 @@ def remote_params(sizes, repeat):
             "clone": clone}
 
 
+MIN_REPEAT = 5
+
+
+def summary(runs, sizes):
+    """The side-by-side table: per method, the median per size, the largest/smallest
+    ratio, and the spread (min-max) of each size's runs."""
+    def runs_of(size, kind):
+        return [run[kind] for run in runs if run["size"] == size]
+
+    first, last = sizes[0], sizes[-1]
+    ratio = f" {human(last)} / {human(first)} |" if len(sizes) > 1 else ""
+    lines = ["| method |" + "".join(f" {human(size)} |" for size in sizes) + ratio,
+             "| --- |" + " ---: |" * (len(sizes) + (len(sizes) > 1))]
+    medians = {}
+    for kind, label in (("clone", "thin clone (lvm_clone)"), ("copy", "full copy (qemu-img convert)")):
+        medians[kind] = {size: statistics.median(runs_of(size, kind)) for size in sizes}
+        row = f"| {label} |" + "".join(f" {medians[kind][size]:.2f} |" for size in sizes)
+        if len(sizes) > 1:
+            row += f" {medians[kind][last] / medians[kind][first]:.2f} |"
+        lines.append(row)
+    lines.append("| copy / clone |" + "".join(
+        f" {medians['copy'][size] / medians['clone'][size]:.1f}x |" for size in sizes)
+        + (" |" if len(sizes) > 1 else ""))
+    lines.append("")
+    for kind in ("clone", "copy"):
+        spread = ", ".join(f"{human(size)} {min(runs_of(size, kind)):.2f}-{max(runs_of(size, kind)):.2f}"
+                           for size in sizes)
+        lines.append(f"Spread of the {kind} runs (min-max, seconds): {spread}")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--blade", type=int, default=1, help="lab blade index (default 1)")
     parser.add_argument("--sizes", default="1g,8g", help="golden image sizes (default 1g,8g)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per size and method (default 3)")
+    parser.add_argument("--repeat", type=int, default=MIN_REPEAT,
+                        help=f"runs per size and method, at least {MIN_REPEAT} (default {MIN_REPEAT})")
     args = parser.parse_args(argv)
-    sizes = [size_bytes(text, "--sizes") for text in args.sizes.split(",")]
+    if args.repeat < MIN_REPEAT:
+        parser.error(f"--repeat: at least {MIN_REPEAT} runs per size; fewer give medians that the "
+                     "noise of these machines decides")
+    sizes = sorted({size_bytes(text, "--sizes") for text in args.sizes.split(",")})
 
     probe = subprocess.run(blades.ssh_argv(args.blade, f"wipefs --no-act {DISK}; vgs {VG}"),
                            check=False, capture_output=True, text=True)
@@ -131,21 +177,9 @@ def main(argv=None):
         sys.exit(f"the benchmark failed on blade{args.blade}: {proc.stderr.strip() or proc.stdout}")
     runs = json.loads(proc.stdout)
 
-    print(f"Provisioning a guest disk from a golden image on blade{args.blade} "
-          f"(median of {args.repeat} runs, seconds)\n")
-    print("| golden image | thin clone (lvm_clone) | full copy (qemu-img convert) | copy / clone |")
-    print("| --- | ---: | ---: | ---: |")
-    for size in sizes:
-        mine = [run for run in runs if run["size"] == size]
-        clone = statistics.median(run["clone"] for run in mine)
-        copy = statistics.median(run["copy"] for run in mine)
-        print(f"| {human(size)} | {clone:.2f} | {copy:.2f} | {copy / clone:.1f}x |")
-    first, last = sizes[0], sizes[-1]
-    if len(sizes) > 1:
-        grow = [statistics.median(run[kind] for run in runs if run["size"] == size)
-                for kind in ("clone", "copy") for size in (first, last)]
-        print(f"\nFrom {human(first)} to {human(last)}: the clone takes {grow[1] / grow[0]:.1f}x as "
-              f"long, the copy {grow[3] / grow[2]:.1f}x.")
+    print(f"Provisioning a guest disk from a golden image on blade{args.blade} (median of "
+          f"{args.repeat} runs per size and method, interleaved, seconds)\n")
+    print(summary(runs, sizes))
 
 
 if __name__ == "__main__":
