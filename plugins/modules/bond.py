@@ -14,7 +14,7 @@ description:
   - The bond is persisted as systemd-networkd files this module owns; each member gets a C(Bond=) drop-in.
   - A member that is already enslaved to another bond or bridge is refused before anything changes.
   - C(miimon) and C(xmit_hash_policy) change live; a new C(mode) recreates the bond (networkd puts the members and VLANs back).
-author: openblade.kvm developers
+author: openblade.kvm developers (@openblade)
 options:
   name:
     description: The bond's interface name, at most 15 characters.

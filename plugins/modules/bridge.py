@@ -14,7 +14,7 @@ description:
   - The bridge is persisted as systemd-networkd files this module owns and applied with C(networkctl); its running state is read with C(ip -j) and C(bridge -j).
   - Ports are the interfaces this module attaches. Other ports, such as the tap devices libvirt adds for guests, are never detached.
   - By default the host holds no address on the bridge, which is what a partition bridge wants (guests reach each other, the host is not in the partition).
-author: openblade.kvm developers
+author: openblade.kvm developers (@openblade)
 options:
   name:
     description: The bridge's interface name, at most 15 characters.

@@ -13,7 +13,7 @@ description:
   - Returns the guests of one cluster that are defined on this blade (with the collection's marker), and this blade's copy of the cluster's address ledger.
   - A blade without libvirtd (not yet a hypervisor) reports no guests instead of failing, so a plan of new blades works.
   - The C(cluster) role's plan play calls it once per blade.
-author: openblade.kvm developers
+author: openblade.kvm developers (@openblade)
 options:
   cluster:
     description: The cluster's name (C(cluster_name)); it scopes the guests and names the ledger file.

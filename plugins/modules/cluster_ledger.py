@@ -13,7 +13,7 @@ description:
   - Writes the address ledger the cluster plan computed to C(<ledger_dir>/<cluster>.json), mode C(0644), creating the directory.
   - Every blade keeps the same copy, so losing a blade loses no address allocation.
   - The file is written atomically and only when its text or mode differs; the same ledger always gives the same bytes (sorted keys).
-author: openblade.kvm developers
+author: openblade.kvm developers (@openblade)
 options:
   cluster:
     description: The cluster's name; it names the file.

@@ -28,7 +28,7 @@ description:
     A guest that is still running is powered off only with O(force_stop=true).
   - To manage all guests of a host in one call, use M(openblade.kvm.guests), which is much faster than
     a loop over this module.
-author: openblade.kvm developers
+author: openblade.kvm developers (@openblade)
 extends_documentation_fragment:
   - openblade.kvm.domain
   - openblade.kvm.attributes

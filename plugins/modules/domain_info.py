@@ -15,7 +15,7 @@ description:
     they carry our ownership marker, and whether a reboot is pending.
   - A reboot is pending when a running guest's persistent config differs from its live one in a field
     that only takes effect at the next boot.
-author: openblade.kvm developers
+author: openblade.kvm developers (@openblade)
 options:
   names:
     description:

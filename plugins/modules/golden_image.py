@@ -18,7 +18,7 @@ description:
     which is a new LV next to the old one. Old versions stay until they are removed explicitly (M(openblade.kvm.lvm_volume) with C(state=absent)).
   - An import that was interrupted (the LV still carries C(ob_importing)) is removed and redone on the next run.
   - Refuses an image with a backing file, and a raw O(format) for a file that starts with a qcow2 header.
-author: openblade.kvm developers
+author: openblade.kvm developers (@openblade)
 options:
   pool:
     description: The thin pool to import into.

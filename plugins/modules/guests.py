@@ -18,7 +18,7 @@ description:
   - With O(prune=true), guests that carry our ownership marker for the same O(cluster) but are no
     longer listed are removed, gracefully and with the same refusals as O(guests[].state=absent).
     Guests without the marker (created by hand or by other tools) are never touched.
-author: openblade.kvm developers
+author: openblade.kvm developers (@openblade)
 options:
   prune:
     description:

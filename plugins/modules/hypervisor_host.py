@@ -15,7 +15,7 @@ description:
   - Writes a libvirtd drop-in that clears Debian's C(--timeout 120), so libvirtd keeps running instead of exiting when idle, then enables and starts libvirtd. A new drop-in or new packages restart it; running guests keep running.
   - Then reads the facts M(openblade.kvm.hypervisor_info) reads, in the same call.
   - A converged host costs one remote call and runs only reads (C(dpkg-query), C(systemctl show)).
-author: openblade.kvm developers
+author: openblade.kvm developers (@openblade)
 options:
   packages:
     description: Debian packages that must be installed.

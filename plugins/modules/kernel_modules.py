@@ -13,7 +13,7 @@ description:
   - Loads each listed kernel module with C(modprobe) unless it is already loaded or built into the kernel.
   - Writes the list to a C(modules-load.d) file that this module owns, so systemd loads the same modules at boot.
   - The file is rewritten as a whole; it carries a header that marks it as managed.
-author: openblade.kvm developers
+author: openblade.kvm developers (@openblade)
 options:
   names:
     description:

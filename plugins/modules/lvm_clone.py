@@ -19,7 +19,7 @@ description:
   - An existing clone of the same origin is left alone (apart from activation and growth).
     An existing volume with a different origin is reported (O(on_origin_mismatch)) and never replaced.
   - A clone that would push the pool past its C(max_overcommit) is refused unless O(allow_overcommit) is set.
-author: openblade.kvm developers
+author: openblade.kvm developers (@openblade)
 options:
   name:
     description: Name of the clone, for example C(web1-root).

@@ -19,7 +19,7 @@ description:
   - With C(state=present), an item behaves exactly like M(openblade.kvm.lvm_clone) with the same options.
   - With C(state=absent), the clone is removed, but only a volume that carries the collection's clone tags (C(openblade.kvm) and C(ob_clone)); any other volume of that name is refused.
     Removal is refused while the clone is open, mounted, held by another device or referenced by a libvirt domain (running or not; O(force) overrides only a domain that is not running).
-author: openblade.kvm developers
+author: openblade.kvm developers (@openblade)
 options:
   clones:
     description: The clones to manage, all in O(vg).

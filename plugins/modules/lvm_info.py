@@ -18,7 +18,7 @@ description:
     backup snapshots) do not count.
   - A host with lvm2 but no volume groups returns empty lists. A host without lvm2 fails with a
     message that says so.
-author: openblade.kvm developers
+author: openblade.kvm developers (@openblade)
 options:
   vgs:
     description:

@@ -16,7 +16,7 @@ description:
   - A snapshot that is in use (open, mounted, or used by a libvirt domain) is kept beyond the retention, with a warning.
   - With O(state=absent), removes the snapshot with O(label), refusing while it is in use.
   - Snapshots are crash-consistent, like a power cut. For an application-consistent one, freeze the guest's filesystems first (qemu-guest-agent).
-author: openblade.kvm developers
+author: openblade.kvm developers (@openblade)
 options:
   volume:
     description: The thin volume to snapshot, for example a guest disk made by M(openblade.kvm.lvm_clone).

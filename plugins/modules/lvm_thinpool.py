@@ -24,7 +24,7 @@ description:
     The volume group is removed too when it carries the C(openblade.kvm) tag that this module puts on the volume groups it creates and holds no other logical volume;
     then the devices of O(pvs) that were in it stop being physical volumes (C(pvremove)). A volume group without the tag, or with other volumes, is kept, with a warning.
     Nothing happens when the volume group does not exist.
-author: openblade.kvm developers
+author: openblade.kvm developers (@openblade)
 options:
   pvs:
     description:

@@ -16,7 +16,7 @@ description:
     O(force) overrides only a reference from a domain that is not running; a volume that is open, mounted, held by another device or used by a running domain is never removed.
   - Creating or growing a volume that would push the pool past its C(max_overcommit) (see M(openblade.kvm.lvm_thinpool)) is refused unless O(allow_overcommit) is set.
   - Manages thin volumes only; it refuses thin pools and other kinds of logical volumes. Golden images, clones and snapshots are thin volumes and can be removed with it.
-author: openblade.kvm developers
+author: openblade.kvm developers (@openblade)
 options:
   name:
     description: Name of the thin volume.

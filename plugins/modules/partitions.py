@@ -16,7 +16,7 @@ description:
   - Everything is reconciled in one transaction with the same files, checks and rollback as M(openblade.kvm.bridge), M(openblade.kvm.vlan) and M(openblade.kvm.bond), with one C(networkctl reload) for the whole change.
   - The description is validated before anything runs. Duplicate names or VLAN IDs, overlapping subnets and names longer than 15 characters are refused.
   - The libvirt networks that let guests attach by partition name are M(openblade.kvm.libvirt_networks); the C(network) role runs both.
-author: openblade.kvm developers
+author: openblade.kvm developers (@openblade)
 options:
   trunk:
     description: The NICs that carry the partitions' tagged frames. Two or more become a bond.

@@ -13,7 +13,7 @@ description:
   - Creates, updates or deletes a VLAN sub-interface of a parent link (a NIC, a bond or a bridge).
   - The VLAN is persisted as systemd-networkd files this module owns; its C(VLAN=) line is a drop-in of the parent's C(.network) file, so the parent keeps its own settings (and addresses).
   - A change of VLAN ID or parent recreates the sub-interface; networkd puts it back into its bridge.
-author: openblade.kvm developers
+author: openblade.kvm developers (@openblade)
 options:
   parent:
     description: The link that carries the tagged frames, for example C(bond0) or C(eno1).
