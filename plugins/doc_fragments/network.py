@@ -43,20 +43,24 @@ options:
     default: 60
   probe:
     description:
-      - What must answer after a change on the management path. An address (C(10.0.2.2)) is pinged; C(address:port) (C([fd00::1]:22) for IPv6) must accept a TCP connection.
+      - What must answer after a change on the management path. An address (C(10.0.2.2)) is pinged;
+        C(address:port) (C([fd00::1]:22) for IPv6) must accept a TCP connection.
       - Addresses only, no host names, because the change being probed may be what breaks name resolution.
       - Defaults to the default gateway. When the host has no default gateway, a change on the management path is refused unless this is set.
     type: str
   allow_management_change:
     description:
-      - Allow a change that removes the management address from the host (it is deleted, or its link becomes a port) while nothing in the same change takes the address over.
-      - Without it such a change is refused before anything runs. Moving the address (for example onto a bridge that lists it in its C(addresses)) needs no permission, only the rollback.
+      - Allow a change that removes the management address from the host (it is deleted, or its link becomes a port) while nothing in the same change
+        takes the address over.
+      - Without it such a change is refused before anything runs. Moving the address (for example onto a bridge that lists it in its C(addresses))
+        needs no permission, only the rollback.
     type: bool
     default: false
   management_address:
     description:
       - The address the management connection uses.
-      - Defaults to the local address of the SSH connection Ansible arrived on (E(SSH_CONNECTION)); set it when that is not the management address, for example behind a jump host or with a local connection.
+      - Defaults to the local address of the SSH connection Ansible arrived on (E(SSH_CONNECTION));
+        set it when that is not the management address, for example behind a jump host or with a local connection.
     type: str
 requirements:
   - systemd-networkd running on the target (Debian 12 has systemd 252)

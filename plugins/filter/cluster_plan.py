@@ -11,16 +11,20 @@ short_description: Turn the inventory's guests into each blade's disks and domai
 version_added: 0.1.0
 description:
   - Places every guest on a blade with the same rules as P(openblade.kvm.place#filter), keeping guests that are already defined where they are.
-  - Gives each guest an address on every partition it joins, from the partition's subnet (from the C(offset)-th host address on, never the C(host_address) or C(gateway)), lowest free address first in name order.
+  - Gives each guest an address on every partition it joins, from the partition's subnet
+    (from the C(offset)-th host address on, never the C(host_address) or C(gateway)), lowest free address first in name order.
     Addresses are recorded in a ledger that keeps them reserved even after the guest leaves the inventory, so an address never passes to another guest.
-  - Writes out each guest as options of M(openblade.kvm.guests) (disk = its thin clone, NICs on its partitions, a cloud-init seed with its hostname and addresses, the NICs matched by their derived MACs) and each blade's thin clones for M(openblade.kvm.lvm_clones).
+  - Writes out each guest as options of M(openblade.kvm.guests) (disk = its thin clone, NICs on its partitions,
+    a cloud-init seed with its hostname and addresses, the NICs matched by their derived MACs)
+    and each blade's thin clones for M(openblade.kvm.lvm_clones).
   - Pure; it contacts no host. A guest that does not fit, an unknown image or partition, or ledgers that disagree fail here, before anything changes.
 requirements:
   - netaddr on the controller
 options:
   _input:
     description:
-      - The guests (C(cluster_guests) of the cluster role), each with C(name), C(image), and optionally C(blade), C(anti_affinity), C(vcpus), C(memory) (MiB), C(disk_size), C(partitions), C(state), C(user_data) and C(domain).
+      - The guests (C(cluster_guests) of the cluster role), each with C(name), C(image), and optionally C(blade), C(anti_affinity), C(vcpus),
+        C(memory) (MiB), C(disk_size), C(partitions), C(state), C(user_data) and C(domain).
     type: list
     elements: dict
     required: true
@@ -30,7 +34,8 @@ options:
     required: true
   blades:
     description:
-      - Each blade's C(blade_capacity) by inventory hostname (C(cores), C(memory_mib), and optionally C(pool_gib) and C(max_overcommit)), as for P(openblade.kvm.place#filter).
+      - Each blade's C(blade_capacity) by inventory hostname (C(cores), C(memory_mib), and optionally C(pool_gib) and C(max_overcommit)), as for
+        P(openblade.kvm.place#filter).
       - A blade without C(max_overcommit) gets that of its first pool (O(blade_pools), else O(pools)), else 1.
     type: dict
     required: true
@@ -89,7 +94,8 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - C(placement) (guest to blade), C(ledger) (the merged ledger with new allocations), C(guests_list) (guests with C(host), for the guests role), C(clones) (by blade, for M(openblade.kvm.lvm_clones)) and C(table) (the plan as a Markdown table).
+    - C(placement) (guest to blade), C(ledger) (the merged ledger with new allocations), C(guests_list) (guests with C(host), for the guests role),
+      C(clones) (by blade, for M(openblade.kvm.lvm_clones)) and C(table) (the plan as a Markdown table).
   type: dict
 """
 

@@ -15,16 +15,27 @@ name: cluster_report
 short_description: Render the capacity and status report of a blade cluster
 version_added: 0.1.0
 description:
-  - Turns what M(openblade.kvm.hypervisor_info), M(openblade.kvm.lvm_info) and M(openblade.kvm.domain_info) found on every blade into the capacity-planning tables operations teams otherwise keep by hand, as Markdown or as a self-contained HTML page (inline CSS, no external assets, every value HTML-escaped).
-  - Per blade, vCPUs allocated to guests against the blade's cores times C(cpu_ratio), and guest memory against its RAM minus C(memory_reserve_mib), the same capacity rules as the P(openblade.kvm.place#filter) filter. Guests count whether they run or not, because a stopped guest may start at any time.
+  - Turns what M(openblade.kvm.hypervisor_info), M(openblade.kvm.lvm_info) and M(openblade.kvm.domain_info) found on every blade into the
+    capacity-planning tables operations teams otherwise keep by hand, as Markdown or as a self-contained HTML page
+    (inline CSS, no external assets, every value HTML-escaped).
+  - Per blade, vCPUs allocated to guests against the blade's cores times C(cpu_ratio), and guest memory against its RAM minus C(memory_reserve_mib),
+    the same capacity rules as the P(openblade.kvm.place#filter) filter.
+    Guests count whether they run or not, because a stopped guest may start at any time.
   - Per thin pool, data and metadata use against C(pool_threshold) and overcommit against the pool's C(max_overcommit) tag.
   - Per guest, state, blade, vCPUs, memory, partitions (from its NICs) and addresses.
-  - Every value over its capacity or threshold is flagged with a warning sign and words, in both formats. Blades whose information could not be read (an unreachable blade, a failed info module, a missing lvm2) are listed as problems instead of stopping the report.
+  - Every value over its capacity or threshold is flagged with a warning sign and words, in both formats.
+    Blades whose information could not be read (an unreachable blade, a failed info module, a missing lvm2)
+    are listed as problems instead of stopping the report.
 options:
   _input:
     description:
       - A dict with C(cluster) (name), C(generated) (a timestamp, shown as given), C(cpu_ratio), C(memory_reserve_mib), C(blades) and C(addresses).
-      - C(blades) maps each blade name to a dict with C(hypervisor) (the registered result of M(openblade.kvm.hypervisor_info)), C(lvm) (the registered result of M(openblade.kvm.lvm_info)), C(guests) (the C(guests) list of M(openblade.kvm.domain_info), null when it could not be read), optionally C(problems) (a list of strings) and C(declared) (the blade's C(blade_capacity), which placement uses; the report lists it as a problem where it promises more cores, RAM or thin pool than the blade reports). A failed registered result is reported as a problem; an empty dict stands for a blade that gave no data at all.
+      - C(blades) maps each blade name to a dict with C(hypervisor) (the registered result of M(openblade.kvm.hypervisor_info)),
+        C(lvm) (the registered result of M(openblade.kvm.lvm_info)),
+        C(guests) (the C(guests) list of M(openblade.kvm.domain_info), null when it could not be read),
+        optionally C(problems) (a list of strings) and C(declared) (the blade's C(blade_capacity), which placement uses;
+        the report lists it as a problem where it promises more cores, RAM or thin pool than the blade reports).
+        A failed registered result is reported as a problem; an empty dict stands for a blade that gave no data at all.
       - C(addresses) maps a guest name to a dict of partition name to address.
     type: dict
     required: true

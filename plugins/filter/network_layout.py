@@ -10,8 +10,10 @@ name: network_layout
 short_description: Check network partitions and name their VLANs and bridges
 version_added: 0.1.0
 description:
-  - Validates a list of network partitions the way the M(openblade.kvm.partitions) module does, so a bad inventory fails on the controller before any host is touched.
-  - Refuses duplicate partition names and VLAN IDs, VLAN IDs outside 1-4094, overlapping subnets (checked with netaddr), and bridge or VLAN interface names longer than the kernel's 15 characters.
+  - Validates a list of network partitions the way the M(openblade.kvm.partitions) module does, so a bad inventory fails on the controller before any
+    host is touched.
+  - Refuses duplicate partition names and VLAN IDs, VLAN IDs outside 1-4094, overlapping subnets (checked with netaddr), and bridge or VLAN interface
+    names longer than the kernel's 15 characters.
   - Returns the layout with each partition's C(bridge) and C(vlan_interface) names.
 options:
   _input:
@@ -59,8 +61,10 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - The layout, with C(trunk) (the bond or NIC that carries the VLANs), C(bond) (null for a single NIC) and C(partitions) (each with its C(bridge) and C(vlan_interface)).
-    - C(libvirt_networks) is the list for M(openblade.kvm.libvirt_networks); C(partition_map) maps each partition name to its entry plus C(network), the libvirt network's name.
+    - The layout, with C(trunk) (the bond or NIC that carries the VLANs), C(bond) (null for a single NIC) and C(partitions)
+      (each with its C(bridge) and C(vlan_interface)).
+    - C(libvirt_networks) is the list for M(openblade.kvm.libvirt_networks); C(partition_map) maps each partition name to its entry plus C(network),
+      the libvirt network's name.
   type: dict
 """
 

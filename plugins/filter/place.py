@@ -11,7 +11,8 @@ short_description: Decide which blade runs each guest
 version_added: 0.1.0
 description:
   - Assigns every guest without a fixed C(blade) to a blade, deterministically. The same inventory always gives the same placement.
-  - Capacity-aware. vCPUs are checked against the blade's cores times C(cpu_ratio), memory against its RAM minus C(memory_reserve_mib), and disk against its thin pool size times its C(max_overcommit).
+  - Capacity-aware. vCPUs are checked against the blade's cores times C(cpu_ratio), memory against its RAM minus C(memory_reserve_mib), and disk
+    against its thin pool size times its C(max_overcommit).
   - Guests in the same C(anti_affinity) group go to different blades.
   - Guests that already run somewhere (C(existing)) stay where they are.
   - Fixed and existing guests are placed first, then the rest from largest to smallest, each on the blade with the most free memory.

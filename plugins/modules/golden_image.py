@@ -10,12 +10,14 @@ module: golden_image
 short_description: Import a raw or qcow2 image into a thin LV, once per version, as a golden image for clones
 version_added: 0.1.0
 description:
-  - Imports the image file O(src) on the host into the new thin volume C(NAME-VERSION) in thin pool O(pool) with C(qemu-img convert), writing only the blocks that hold data,
-    so the pool holds only what the image holds.
-  - Records the image name, version and the source's SHA-256 checksum in LV tags (C(ob_image=), C(ob_version=), C(ob_sha256=)) and marks the LV as golden (C(ob_golden)).
+  - Imports the image file O(src) on the host into the new thin volume C(NAME-VERSION) in thin pool O(pool) with C(qemu-img convert),
+    writing only the blocks that hold data, so the pool holds only what the image holds.
+  - Records the image name, version and the source's SHA-256 checksum in LV tags (C(ob_image=), C(ob_version=), C(ob_sha256=))
+    and marks the LV as golden (C(ob_golden)).
     M(openblade.kvm.lvm_clone) makes guest disks from it.
-  - Importing the same version with the same checksum again is a no-op. The same version with a different checksum is an error; a new image gets a new O(version),
-    which is a new LV next to the old one. Old versions stay until they are removed explicitly (M(openblade.kvm.lvm_volume) with C(state=absent)).
+  - Importing the same version with the same checksum again is a no-op.
+    The same version with a different checksum is an error; a new image gets a new O(version), which is a new LV next to the old one.
+    Old versions stay until they are removed explicitly (M(openblade.kvm.lvm_volume) with C(state=absent)).
   - An import that was interrupted (the LV still carries C(ob_importing)) is removed and redone on the next run.
   - Refuses an image with a backing file, and a raw O(format) for a file that starts with a qcow2 header.
 author: openblade.kvm developers (@openblade)

@@ -12,7 +12,8 @@ version_added: 0.2.0
 description:
   - Installs the missing Debian packages with C(apt-get) (packages already installed are left as they are; nothing is upgraded).
   - Loads the kernel modules and lists them in a C(modules-load.d) file, as M(openblade.kvm.kernel_modules) does.
-  - Writes a libvirtd drop-in that clears Debian's C(--timeout 120), so libvirtd keeps running instead of exiting when idle, then enables and starts libvirtd. A new drop-in or new packages restart it; running guests keep running.
+  - Writes a libvirtd drop-in that clears Debian's C(--timeout 120), so libvirtd keeps running instead of exiting when idle, then enables and starts
+    libvirtd. A new drop-in or new packages restart it; running guests keep running.
   - Then reads the facts M(openblade.kvm.hypervisor_info) reads, in the same call.
   - A converged host costs one remote call and runs only reads (C(dpkg-query), C(systemctl show)).
 author: openblade.kvm developers (@openblade)
@@ -44,7 +45,8 @@ options:
 extends_documentation_fragment:
   - openblade.kvm.attributes
 notes:
-  - Debian 12 (systemd, apt). Package names are checked against Debian's naming rule before any command runs; a well-formed name the archive lacks fails the install with apt's message.
+  - Debian 12 (systemd, apt). Package names are checked against Debian's naming rule before any command runs;
+    a well-formed name the archive lacks fails the install with apt's message.
 seealso:
   - module: openblade.kvm.hypervisor_info
   - module: openblade.kvm.kernel_modules

@@ -11,7 +11,8 @@ short_description: Tell whether a host can run KVM guests, and how
 version_added: 0.1.0
 description:
   - Reads the CPU virtualisation flag, C(/dev/kvm), CPU count and memory, and asks libvirtd which x86_64 domain types it offers.
-  - C(virt_type) is C(kvm) only when the CPU flag is present and libvirt offers kvm; otherwise C(qemu) (TCG software emulation), or null when the host cannot run guests at all.
+  - C(virt_type) is C(kvm) only when the CPU flag is present and libvirt offers kvm;
+    otherwise C(qemu) (TCG software emulation), or null when the host cannot run guests at all.
 author: openblade.kvm developers (@openblade)
 options:
   uri:

@@ -12,7 +12,8 @@ version_added: 0.1.0
 description:
   - Defines, starts and autostarts one libvirt network of forward mode C(bridge) per entry, on an existing host bridge.
   - A guest then attaches with C(<source network='sales'/>) and never needs to know the bridge's name.
-  - A network this module defines has a UUID derived from its name, which marks it as ours. A network of the same name defined by something else is refused, never changed.
+  - A network this module defines has a UUID derived from its name, which marks it as ours.
+    A network of the same name defined by something else is refused, never changed.
   - A network whose bridge changes is stopped, redefined and started again. Guests keep their tap devices on the host bridge.
 author: openblade.kvm developers (@openblade)
 options:

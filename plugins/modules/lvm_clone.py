@@ -15,7 +15,8 @@ description:
   - Creates it active and without LVM's activation-skip flag, so the guest's disk is there after a reboot too.
     An existing clone that carries the flag or is inactive is fixed.
   - Grows the clone to O(size) when given. Shrinking is refused; use M(openblade.kvm.lvm_volume) with C(force) for that.
-  - Tags the clone with its owner guest and origin (C(ob_owner=), C(ob_origin=), C(ob_image=), C(ob_version=)), so its provenance survives the golden image's removal.
+  - Tags the clone with its owner guest and origin (C(ob_owner=), C(ob_origin=), C(ob_image=), C(ob_version=)), so its provenance survives the golden
+    image's removal.
   - An existing clone of the same origin is left alone (apart from activation and growth).
     An existing volume with a different origin is reported (O(on_origin_mismatch)) and never replaced.
   - A clone that would push the pool past its C(max_overcommit) is refused unless O(allow_overcommit) is set.

@@ -17,8 +17,10 @@ description:
   - Items are handled in list order. A clone that would push the pool past its C(max_overcommit) is refused unless O(allow_overcommit) is set,
     counting what the items before it add (and what removals before it free).
   - With C(state=present), an item behaves exactly like M(openblade.kvm.lvm_clone) with the same options.
-  - With C(state=absent), the clone is removed, but only a volume that carries the collection's clone tags (C(openblade.kvm) and C(ob_clone)); any other volume of that name is refused.
-    Removal is refused while the clone is open, mounted, held by another device or referenced by a libvirt domain (running or not; O(force) overrides only a domain that is not running).
+  - With C(state=absent), the clone is removed, but only a volume that carries the collection's clone tags (C(openblade.kvm) and C(ob_clone));
+    any other volume of that name is refused.
+    Removal is refused while the clone is open, mounted, held by another device or referenced by a libvirt domain
+    (running or not; O(force) overrides only a domain that is not running).
 author: openblade.kvm developers (@openblade)
 options:
   clones:
@@ -54,7 +56,8 @@ options:
         default: present
   on_origin_mismatch:
     description:
-      - What to do when a listed clone exists but is not a clone of its O(clones[].origin), for example after the inventory moved to a newer golden image version.
+      - What to do when a listed clone exists but is not a clone of its O(clones[].origin), for example after the inventory moved to a newer golden
+        image version.
       - C(warn) leaves it alone and names it in a warning and in RV(origin_mismatch); C(fail) fails the task before anything changes. It is never replaced.
     type: str
     choices: [warn, fail]

@@ -15,14 +15,17 @@ description:
     A device that already holds a filesystem, partition table or other signature is refused unless O(wipe_signatures) is set.
   - Creates the thin pool O(pool) with the given size, chunk size and metadata size, or grows an existing pool to O(size).
     A thin pool cannot shrink in LVM; a pool that is larger than O(size) (for example after it autoextended) is left alone.
-  - Writes the autoextend policy into an LVM metadata profile that this module owns (C(/etc/lvm/profile/openblade-kvm-VG-POOL.profile), with a header that marks it as managed) and attaches it to the pool.
+  - Writes the autoextend policy into an LVM metadata profile that this module owns
+    (C(/etc/lvm/profile/openblade-kvm-VG-POOL.profile), with a header that marks it as managed) and attaches it to the pool.
   - Records O(max_overcommit) as a tag on the pool; M(openblade.kvm.lvm_volume) and M(openblade.kvm.lvm_clone) refuse new volumes past it.
   - Returns the pool's data and metadata use and its overcommit ratio.
   - With O(state=absent), tears down what O(state=present) built.
     The pool is removed only once it holds no thin volume (golden images, clones and snapshots included); otherwise the task fails and names them.
     The module's LVM profile for the pool is removed with it.
-    The volume group is removed too when it carries the C(openblade.kvm) tag that this module puts on the volume groups it creates and holds no other logical volume;
-    then the devices of O(pvs) that were in it stop being physical volumes (C(pvremove)). A volume group without the tag, or with other volumes, is kept, with a warning.
+    The volume group is removed too when it carries the C(openblade.kvm) tag that this module puts on the volume groups it creates
+    and holds no other logical volume;
+    then the devices of O(pvs) that were in it stop being physical volumes (C(pvremove)).
+    A volume group without the tag, or with other volumes, is kept, with a warning.
     Nothing happens when the volume group does not exist.
 author: openblade.kvm developers (@openblade)
 options:
@@ -37,7 +40,8 @@ options:
   remove_unlisted_pvs:
     description:
       - Remove physical volumes that are in the volume group but not in O(pvs).
-      - Only unused ones are removed (no extents allocated); a device that holds data is refused with an error, since moving it with C(pvmove) is a maintenance task of its own.
+      - Only unused ones are removed (no extents allocated); a device that holds data is refused with an error, since moving it with C(pvmove) is a
+        maintenance task of its own.
       - When false, unlisted devices stay in the volume group and a warning names them.
     type: bool
     default: false
@@ -89,7 +93,8 @@ options:
     type: int
   max_overcommit:
     description:
-      - The largest ratio of the pool's writable thin volumes' virtual sizes to its data size that new volumes may reach, for example C(1) (no overcommit) or C(3).
+      - The largest ratio of the pool's writable thin volumes' virtual sizes to its data size that new volumes may reach, for example C(1)
+        (no overcommit) or C(3).
       - Stored as the tag C(ob_max_overcommit) on the pool. When not given, the pool's limit is left as it is.
     type: float
 extends_documentation_fragment:

@@ -11,11 +11,16 @@ short_description: Thin volumes that grow on request, shrink only with force, an
 version_added: 0.1.0
 description:
   - With O(state=present), creates the thin volume O(name) in thin pool O(pool), or grows it to O(size).
-  - Shrinking is refused unless O(force) is set, and even then while the volume is open, mounted, has a device stacked on it, or a running libvirt domain uses it.
-  - With O(state=absent), removes the volume. Removal is refused while any libvirt domain on the host references it, running or not, and the error names the domain.
-    O(force) overrides only a reference from a domain that is not running; a volume that is open, mounted, held by another device or used by a running domain is never removed.
-  - Creating or growing a volume that would push the pool past its C(max_overcommit) (see M(openblade.kvm.lvm_thinpool)) is refused unless O(allow_overcommit) is set.
-  - Manages thin volumes only; it refuses thin pools and other kinds of logical volumes. Golden images, clones and snapshots are thin volumes and can be removed with it.
+  - Shrinking is refused unless O(force) is set, and even then while the volume is open, mounted, has a device stacked on it, or a running libvirt
+    domain uses it.
+  - With O(state=absent), removes the volume. Removal is refused while any libvirt domain on the host references it, running or not, and the error
+    names the domain.
+    O(force) overrides only a reference from a domain that is not running;
+    a volume that is open, mounted, held by another device or used by a running domain is never removed.
+  - Creating or growing a volume that would push the pool past its C(max_overcommit) (see M(openblade.kvm.lvm_thinpool)) is refused unless
+    O(allow_overcommit) is set.
+  - Manages thin volumes only; it refuses thin pools and other kinds of logical volumes.
+    Golden images, clones and snapshots are thin volumes and can be removed with it.
 author: openblade.kvm developers (@openblade)
 options:
   name:

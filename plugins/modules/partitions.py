@@ -10,10 +10,12 @@ module: partitions
 short_description: A host's network partitions (trunk, VLANs, bridges) in one safe transaction
 version_added: 0.1.0
 description:
-  - Builds isolated layer-2 partitions from one description. Each partition is a VLAN on the trunk and a bridge named O(bridge_prefix) plus the partition name on that VLAN.
+  - Builds isolated layer-2 partitions from one description. Each partition is a VLAN on the trunk and a bridge named O(bridge_prefix) plus the
+    partition name on that VLAN.
   - The trunk is one NIC, or a bond when O(trunk) lists two or more.
   - The host holds no address on a partition unless its C(host_address) asks for one.
-  - Everything is reconciled in one transaction with the same files, checks and rollback as M(openblade.kvm.bridge), M(openblade.kvm.vlan) and M(openblade.kvm.bond), with one C(networkctl reload) for the whole change.
+  - Everything is reconciled in one transaction with the same files, checks and rollback as M(openblade.kvm.bridge), M(openblade.kvm.vlan) and
+    M(openblade.kvm.bond), with one C(networkctl reload) for the whole change.
   - The description is validated before anything runs. Duplicate names or VLAN IDs, overlapping subnets and names longer than 15 characters are refused.
   - The libvirt networks that let guests attach by partition name are M(openblade.kvm.libvirt_networks); the C(network) role runs both.
 author: openblade.kvm developers (@openblade)
@@ -55,7 +57,8 @@ options:
         type: str
       gateway:
         description:
-          - The partition's router, an address within O(partitions[].subnet). The host does not use it; the cluster role gives it to guests as their default route.
+          - The partition's router, an address within O(partitions[].subnet). The host does not use it;
+            the cluster role gives it to guests as their default route.
         type: str
   bond_name:
     description: The bond's name when O(trunk) lists two or more NICs.

@@ -11,7 +11,8 @@ short_description: An 802.1Q VLAN sub-interface that persists (systemd-networkd)
 version_added: 0.1.0
 description:
   - Creates, updates or deletes a VLAN sub-interface of a parent link (a NIC, a bond or a bridge).
-  - The VLAN is persisted as systemd-networkd files this module owns; its C(VLAN=) line is a drop-in of the parent's C(.network) file, so the parent keeps its own settings (and addresses).
+  - The VLAN is persisted as systemd-networkd files this module owns; its C(VLAN=) line is a drop-in of the parent's C(.network) file, so the parent
+    keeps its own settings (and addresses).
   - A change of VLAN ID or parent recreates the sub-interface; networkd puts it back into its bridge.
 author: openblade.kvm developers (@openblade)
 options:
