@@ -6,6 +6,7 @@ facts that say whether (and how fast) this host can run guests."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 
@@ -140,6 +141,20 @@ def hypervisor_facts(read_file, connect, connect_errors, kvm_device="/dev/kvm"):
         facts["problems"].append("libvirt offers no x86_64 qemu or kvm domain type")
     facts["can_run_guests"] = facts["virt_type"] is not None
     return facts
+
+
+def libvirt_connector(uri):
+    """(connect, errors) for :func:`hypervisor_facts`; without python3-libvirt, connecting
+    fails with a ReconcileError that says so, which the facts report as a problem."""
+    importlib.invalidate_caches()  # python3-libvirt may have been installed by this very run
+    try:
+        libvirt = importlib.import_module("libvirt")
+    except ImportError:
+        def missing():
+            raise ReconcileError("python3-libvirt is not installed")
+        return missing, ReconcileError
+    libvirt.registerErrorHandler(lambda *_: None, None)  # errors go into the facts instead
+    return (lambda: libvirt.open(uri)), libvirt.libvirtError
 
 
 def _domain_types(capabilities_xml):

@@ -11,13 +11,13 @@ a no-change run should cost one.
 
 from __future__ import annotations
 
-import importlib
 import re
 
 from ansible_collections.openblade.kvm.plugins.module_utils._files import read_text, write_atomic
 from ansible_collections.openblade.kvm.plugins.module_utils._host import (
     KernelModules,
     hypervisor_facts,
+    libvirt_connector,
 )
 from ansible_collections.openblade.kvm.plugins.module_utils._lock import resource_lock
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import (
@@ -25,6 +25,7 @@ from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import (
     ReconcileError,
     Resource,
 )
+from ansible_collections.openblade.kvm.plugins.module_utils._runner import CommandError
 
 SERVICE = "libvirtd"
 DROP_IN = "/etc/systemd/system/libvirtd.service.d/openblade-kvm.conf"
@@ -76,7 +77,7 @@ class HypervisorHost(Resource):
         result = self.runner.run(["dpkg-query", "-W", "-f=${Package}\t${db:Status-Abbrev}\n",
                                   *self.packages], check=False)
         if result.rc not in (0, 1):
-            result = self.runner.run(["dpkg-query", "-W", *self.packages])  # raises, with stderr
+            raise CommandError(["dpkg-query", "-W", *self.packages], result.rc, result.stdout, result.stderr)
         installed = set()
         for line in result.stdout.splitlines():
             name, _sep, status = line.partition("\t")
@@ -147,14 +148,4 @@ class HypervisorHost(Resource):
                 "facts_pending": pending}
 
     def _connector(self):
-        if self.connect is not None:
-            return self.connect
-        importlib.invalidate_caches()  # python3-libvirt may have been installed by this run
-        try:
-            libvirt = importlib.import_module("libvirt")
-        except ImportError:
-            def missing():
-                raise ReconcileError("python3-libvirt is not installed")
-            return missing, ReconcileError
-        libvirt.registerErrorHandler(lambda *_: None, None)
-        return (lambda: libvirt.open(self.uri)), libvirt.libvirtError
+        return self.connect if self.connect is not None else libvirt_connector(self.uri)

@@ -80,25 +80,18 @@ hypervisor:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.openblade.kvm.plugins.module_utils._host import hypervisor_facts
-
-
-def _read(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except OSError:
-        return None
+from ansible_collections.openblade.kvm.plugins.module_utils._files import read_text
+from ansible_collections.openblade.kvm.plugins.module_utils._host import hypervisor_facts, libvirt_connector
 
 
 def main():
     module = AnsibleModule(argument_spec=dict(uri=dict(type="str", default="qemu:///system")),
                            supports_check_mode=True)
     try:
-        import libvirt
+        import libvirt  # noqa: F401 pylint: disable=unused-import
     except ImportError:
         module.fail_json(msg="python3-libvirt is missing on the target; the hypervisor role installs it")
-    facts = hypervisor_facts(_read, lambda: libvirt.open(module.params["uri"]), libvirt.libvirtError)
+    facts = hypervisor_facts(read_text, *libvirt_connector(module.params["uri"]))
     module.exit_json(changed=False, hypervisor=facts)
 
 
