@@ -8,7 +8,7 @@ LAB := lab/lab
 # How many blades the lab tier boots (once) for all lab tests and Molecule scenarios.
 LAB_BLADES ?= 3
 
-.PHONY: help setup demo test quick lint sanity unit integration-host lab-up lab-tests molecule lab-down build clean bench-guests bench-storage bench-cluster
+.PHONY: help setup demo test quick lint sanity galaxy-check unit integration-host lab-up lab-tests molecule lab-down build clean bench-guests bench-storage bench-cluster
 
 help:
 	@echo "make demo   - boot the lab, build the cluster of inventories/lab on it, print the report"
@@ -45,7 +45,7 @@ lint:
 	$(VENV)/antsibull-docs lint-collection-docs --plugin-docs .
 	$(VENV)/ansible-playbook --syntax-check -i inventories/lab playbooks/*.yml lab/prepare.yml
 	$(VENV)/ansible-playbook --syntax-check -i inventories/example playbooks/*.yml
-	$(MAKE) --no-print-directory build
+	$(MAKE) --no-print-directory galaxy-check
 	$(MAKE) --no-print-directory sanity
 
 # ansible-test sanity on a copy of the tree, with nothing fetched from outside the package
@@ -53,6 +53,18 @@ lint:
 # 6 minutes); later runs reuse them.
 sanity:
 	tools/sanity.sh $(SANITY_ARGS)
+
+# galaxy-importer (its own venv, pinned in requirements-galaxy.txt) on the built tarball, as
+# Galaxy runs it on an upload, offline; any warning fails (see tools/galaxy-check.sh).
+GALAXY_VENV := .build/galaxy-importer
+$(GALAXY_VENV)/.installed: requirements-galaxy.txt
+	rm -rf $(GALAXY_VENV)
+	$(VENV)/python -m venv $(GALAXY_VENV)
+	$(GALAXY_VENV)/bin/pip install -q -r requirements-galaxy.txt
+	touch $@
+
+galaxy-check: $(GALAXY_VENV)/.installed build
+	tools/galaxy-check.sh openblade-kvm-*.tar.gz
 
 # Build the collection tarball and install it into a scratch path, as a user would.
 build:

@@ -1,8 +1,9 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Keep the guest option docs a plain string literal that agrees with the guest argument spec.
 
     tools/guest-docs.py --check   # make lint: exit 1 and say what differs
     tools/guest-docs.py --write   # regenerate plugins/doc_fragments/domain.py
+(with the project's .venv/bin on PATH, or as .venv/bin/python tools/guest-docs.py).
 
 ansible-test's yamllint and galaxy-importer read a doc fragment's class attributes as string
 literals without running the file, so plugins/doc_fragments/domain.py must hold literals, not
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / ".build" / "collections"))
 FRAGMENTS = ROOT / "plugins" / "doc_fragments"
 DOMAIN = FRAGMENTS / "domain.py"
-WRITE_HINT = "run tools/guest-docs.py --write"
+WRITE_HINT = "run tools/guest-docs.py --write (.venv/bin/python tools/guest-docs.py --write)"
 TODO = "TODO: describe this option in plugins/doc_fragments/domain.py (DOCUMENTATION)"
 WIDTH = 110  # wrap descriptions here; pep8 sanity allows 160 columns
 # The order of keys in an option's docs; anything else (aliases, version_added) comes after.
@@ -233,7 +234,7 @@ def network_drift():
     """The network fragment's options against the shared network specs."""
     from ansible_collections.openblade.kvm.plugins.module_utils._net import options
 
-    found, _ = literals(FRAGMENTS / "network.py")
+    found = literals(FRAGMENTS / "network.py")[0]
     problems = []
     for attribute, spec in (("DOCUMENTATION", options.TRANSACTION_OPTIONS), ("LINK", options.LINK_OPTIONS)):
         documented = (yaml.safe_load(found.get(attribute, "")) or {}).get("options") or {}
@@ -280,7 +281,7 @@ def check():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--check", action="store_true",
                       help="fail when domain.py differs or a fragment is not a plain literal")
