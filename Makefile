@@ -41,6 +41,7 @@ lint:
 	$(VENV)/python tools/check_docs.py
 	$(VENV)/python tools/guest-docs.py --check
 	$(VENV)/antsibull-changelog lint
+	$(VENV)/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 	$(VENV)/ansible-lint
 	$(VENV)/antsibull-docs lint-collection-docs --plugin-docs .
 	$(VENV)/ansible-playbook --syntax-check -i inventories/lab playbooks/*.yml lab/prepare.yml
