@@ -1,22 +1,17 @@
 """tools/guest-docs.py: the guest doc fragment is a plain literal that agrees with spec.py."""
 
 import copy
-import importlib.util
 import types
-from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from ansible_collections.openblade.kvm.tests.unit.repo_tools import load_tool
 
 
 @pytest.fixture(scope="module")
 def tool():
-    loader = importlib.util.spec_from_file_location("guest_docs", ROOT / "tools" / "guest-docs.py")
-    module = importlib.util.module_from_spec(loader)
-    loader.loader.exec_module(module)
-    return module
+    return load_tool("guest-docs.py")
 
 
 def fragment(text):

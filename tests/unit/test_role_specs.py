@@ -6,13 +6,11 @@ by key. Type, elements, choices and default must match, and an item key must exi
 module. Where a role differs on purpose, EXPECTED says why.
 """
 
-import importlib.util
 import re
-from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from ansible_collections.openblade.kvm.tests.unit.repo_tools import ROOT, load_tool
 
 # (role, role option, module, module option); module option None: the items of the role's
 # list are the module's own options.
@@ -66,13 +64,6 @@ EXPECTED = {
 }
 
 
-def load_tool():
-    loader = importlib.util.spec_from_file_location("check_docs", ROOT / "tools" / "check_docs.py")
-    module = importlib.util.module_from_spec(loader)
-    loader.loader.exec_module(module)
-    return module
-
-
 def role_options(role):
     specs = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
     return specs["argument_specs"]["main"]["options"]
@@ -102,7 +93,7 @@ def compare(where, role_option, module_option, problems, keys=("type", "elements
 
 
 def disagreements():
-    check_docs = load_tool()
+    check_docs = load_tool("check_docs.py")
     specs = {}
     problems = []
     for role, option, module, module_option in BINDINGS:
