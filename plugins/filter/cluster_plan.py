@@ -81,8 +81,8 @@ options:
   errors:
     description:
       - V(raise) fails the task with the problem (inside Ansible's templating error).
-      - V(return) returns C({"errors": [message]}) instead of the plan, so the caller can fail with the message alone
-        (the cluster role does, with M(ansible.builtin.fail)).
+      - V(return) returns a dict whose only key C(errors) lists the message, instead of the plan, so the caller can fail
+        with the message alone (the cluster role does, with M(ansible.builtin.fail)).
     type: str
     choices: [raise, return]
     default: raise
@@ -104,28 +104,24 @@ _value:
   description:
     - C(placement) (guest to blade), C(ledger) (the merged ledger with new allocations), C(guests_list) (guests with C(host), for the guests role),
       C(clones) (by blade, for M(openblade.kvm.lvm_clones)) and C(table) (the plan as a Markdown table).
-    - With O(errors=return), a plan that cannot be made is C({"errors": [message]}) instead.
+    - With O(errors=return), a plan that cannot be made is a dict with only C(errors), the list of its one message.
   type: dict
 """
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.openblade.kvm.plugins.plugin_utils import inventory, ipam
-from ansible_collections.openblade.kvm.plugins.plugin_utils.cluster import inventory_problems, plan
-
-
-def _need_netaddr(name):
-    # Without netaddr the filters still load (so ansible-doc and galaxy-importer list
-    # them), and say what is missing when they are used.
-    if not ipam.HAS_NETADDR:
-        raise AnsibleFilterError(f"openblade.kvm.{name}: this filter needs netaddr on the controller "
-                                 "(pip install netaddr)")
+from ansible_collections.openblade.kvm.plugins.plugin_utils import ipam
+from ansible_collections.openblade.kvm.plugins.plugin_utils.cluster import plan
 
 
 def cluster_plan(guests, cluster, blades, partitions, golden_images, pools, domains=None, ledgers=None,
                  cpu_ratio=4.0, memory_reserve_mib=2048, address_offset=10, user_data=None, blade_pools=None,
                  errors="raise"):
-    _need_netaddr("cluster_plan")
+    # Without netaddr the filter still loads (so ansible-doc and galaxy-importer list it),
+    # and says what is missing when it is used.
+    if not ipam.HAS_NETADDR:
+        raise AnsibleFilterError("openblade.kvm.cluster_plan: this filter needs netaddr on the controller "
+                                 "(pip install netaddr)")
     try:
         return plan(cluster, guests, blades, partitions, golden_images, pools, domains, ledgers,
                     cpu_ratio, memory_reserve_mib, address_offset, user_data, blade_pools)
@@ -135,25 +131,6 @@ def cluster_plan(guests, cluster, blades, partitions, golden_images, pools, doma
         raise AnsibleFilterError(f"openblade.kvm.cluster_plan: {exc}") from None
 
 
-def cluster_check(guests, cluster, blades, partitions, golden_images, pools):
-    """Every problem of the inventory as a list of messages (empty when it is good).
-
-    Returned as data, not raised: the role fails with them itself, so the user reads
-    them without Ansible's templating wrapper around one of them.
-    """
-    _need_netaddr("cluster_check")
-    blades_vars = {name: _plain(values) for name, values in blades.items()}
-    capacities = {name: values.get("blade_capacity") for name, values in blades_vars.items()}
-    return inventory.cluster_errors(
-        blades_vars, inventory_problems(cluster, guests, capacities, partitions, golden_images, pools))
-
-
-def _plain(values):
-    """The variables the check reads, out of a blade's hostvars (templated on access)."""
-    names = {"blade_capacity"} | {name for role in inventory.CHECKED for name in inventory.role_spec(role)}
-    return {name: values[name] for name in names if name in values}
-
-
 class FilterModule:
     def filters(self):
-        return {"cluster_plan": cluster_plan, "cluster_check": cluster_check}
+        return {"cluster_plan": cluster_plan}

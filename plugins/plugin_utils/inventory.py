@@ -89,6 +89,15 @@ def _spec_message(error, where):
     return f"{where}{error.msg}"
 
 
+def network_message(exc):
+    """A partitions-module message as the network role's variable: 'partitions[0].vlan: ...'
+    becomes 'network_partitions[0].vlan: ...'; one that names no option is about the partitions."""
+    message = str(exc)
+    if message.startswith(("partitions", "trunk", "bond_", "bridge_prefix")):
+        return CHECKED["network"] + message
+    return f"{CHECKED['network']}partitions: {message}"
+
+
 def network_errors(params):
     """The partitions module's rules over the network role's variables."""
     prefix = CHECKED["network"]
@@ -99,22 +108,20 @@ def network_errors(params):
         # The trunk and bond first, alone: a partition's names depend on them.
         trunk_if = partition_layout(options["trunk"], [], **settings)["trunk"]
     except ValidationError as exc:
-        return [f"{prefix}{exc}"]
+        return [network_message(exc)]
     errors = []
     for index, entry in enumerate(options["partitions"]):
         try:
             _partition(index, entry, trunk_if, settings["bridge_prefix"])
         except ValidationError as exc:
-            errors.append(f"{prefix}{exc}")
+            errors.append(network_message(exc))
     if errors:
         return errors
     try:  # what needs every partition: duplicates, overlapping subnets, the trunk's MTU
         partition_layout(options["trunk"], options["partitions"], trunk_mtu=options.get("trunk_mtu"),
                          **settings)
     except ValidationError as exc:
-        message = str(exc)
-        return [f"{prefix}{exc}" if message.startswith(("partitions", "trunk"))
-                else f"{prefix}partitions: {message}"]
+        return [network_message(exc)]
     return []
 
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.openblade.kvm.plugins.filter.cluster_plan import cluster_check
+from ansible_collections.openblade.kvm.plugins.filter.cluster_check import cluster_check
 from ansible_collections.openblade.kvm.tests.integration import harness
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -11,7 +11,8 @@ import copy
 import pytest
 import yaml
 
-from ansible_collections.openblade.kvm.plugins.filter.cluster_plan import FilterModule, cluster_check
+from ansible_collections.openblade.kvm.plugins.filter.cluster_check import FilterModule, cluster_check
+from ansible_collections.openblade.kvm.plugins.filter.network_layout import network_layout
 from ansible_collections.openblade.kvm.plugins.plugin_utils import inventory
 
 CAPACITY = {"cores": 4, "memory_mib": 8192, "pool_gib": 100}
@@ -307,3 +308,14 @@ def test_the_checked_variables_are_the_roles_own():
             options = yaml.safe_load(handle)["argument_specs"]["main"]["options"]
         assert set(inventory.role_spec(role)) == set(options) - set(inventory.PLANNED)
         assert all(name.startswith(prefix) for name in options)
+
+
+def test_the_network_roles_own_check_returns_its_problem_as_data():
+    # The network role on its own (outside site.yml) fails with the message alone too.
+    trunk = BLADE["network_trunk"]
+    assert network_layout(partitions(0, vlan=0), trunk, errors="return") == {
+        "errors": [f"network_partitions[0].vlan: 0 is not a valid VLAN ID {VLAN_RULE}"]}
+    assert network_layout(partitions(0, subnet="10.0.1.128/25"), trunk, errors="return")["errors"] == [
+        "network_partitions: overlapping networks: shared 10.0.1.128/25 and office 10.0.1.0/24 "
+        "(each network must be disjoint from the others)"]
+    assert "errors" not in network_layout(BLADE["network_partitions"], trunk, errors="return")
