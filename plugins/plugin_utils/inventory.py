@@ -102,8 +102,8 @@ def network_errors(params):
     """The partitions module's rules over the network role's variables."""
     prefix = CHECKED["network"]
     options = {name[len(prefix):]: value for name, value in params.items()}
-    settings = {key: options.get(key) for key in ("bond_name", "bond_mode", "bond_miimon",
-                                                   "bond_xmit_hash_policy", "bridge_prefix")}
+    keys = ("bond_name", "bond_mode", "bond_miimon", "bond_xmit_hash_policy", "bridge_prefix")
+    settings = {key: options.get(key) for key in keys}
     try:
         # The trunk and bond first, alone: a partition's names depend on them.
         trunk_if = partition_layout(options["trunk"], [], **settings)["trunk"]

@@ -270,7 +270,7 @@ def test_every_problem_is_reported_at_once():
         storage_pools=[dict(POOL, autoextend_threshold=20)],
         storage_golden_images=[dict(IMAGE, src="rel")],
     )
-    assert [problem.split(":")[0] for problem in problems] == [
+    assert [problem.split(":", maxsplit=1)[0] for problem in problems] == [
         "cluster_guests[0].name (the guest's hostname)",
         "cluster_guests[1] (db1).image",
         "network_partitions[0].vlan",

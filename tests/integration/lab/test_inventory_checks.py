@@ -133,41 +133,44 @@ def snapshot(blades):
     return {blade.name: blade.run(SNAPSHOT).stdout for blade in blades}
 
 
-@pytest.fixture(scope="module")
-def untouched(blades):
-    """The blades' state before the bad-inventory cases; checked again after all of them."""
-    before = snapshot(blades)
-    yield
-    after = snapshot(blades)
-    for blade in blades:
-        assert after[blade.name] == before[blade.name], (
-            f"{blade} changed:\n{before[blade.name]}\n---\n{after[blade.name]}"
+class TestBadInventory:
+    """Each case alone; the blades' state is compared once, after the last of them."""
+
+    @pytest.fixture(scope="class")
+    def untouched(self, blades):
+        before = snapshot(blades)
+        yield
+        after = snapshot(blades)
+        for blade in blades:
+            assert after[blade.name] == before[blade.name], (
+                f"{blade} changed:\n{before[blade.name]}\n---\n{after[blade.name]}"
+            )
+
+    @pytest.mark.parametrize("case", sorted(BAD))
+    def test_bad_inventory_stops_in_the_plan_play(self, case, blades, untouched, tmp_path):
+        (key, index, field, value), expected = BAD[case]
+        variables = copy.deepcopy(BASE)
+        variables[key][index][field] = value
+        proc, results = harness.playbook_run(
+            SITE, inventory=write_inventory(tmp_path, blades, variables), timeout=600
         )
-
-
-@pytest.mark.parametrize("case", sorted(BAD))
-def test_bad_inventory_stops_in_the_plan_play(case, blades, untouched, tmp_path):
-    (key, index, field, value), expected = BAD[case]
-    variables = copy.deepcopy(BASE)
-    variables[key][index][field] = value
-    proc, results = harness.playbook_run(
-        SITE, inventory=write_inventory(tmp_path, blades, variables), timeout=600
-    )
-    assert proc.returncode != 0, proc.stdout[-2000:]
-    # Only the plan play's tasks ran, and none of them on a blade: nothing of the
-    # hypervisor, network, storage or guests roles.
-    ran = sorted({result["_task"] for result in results})
-    assert all(task.startswith("openblade.kvm.cluster : ") for task in ran), ran
-    assert "openblade.kvm.cluster : Our guests on this blade and its copy of the address ledger" not in ran
-    failed = [result for result in results if result["failed"]]
-    assert [result["_task"] for result in failed] == [
-        "openblade.kvm.cluster : Refuse a bad inventory before anything changes"
-    ], failed
-    # One clean line naming the field, the value and the rule; no templating wrapper.
-    assert failed[0]["msg"].splitlines() == [expected]
-    output = proc.stdout + proc.stderr
-    assert "Finalization of task args" not in output and "filter plugin" not in output, output[-3000:]
-    assert "PLAY [Hypervisor hosts]" not in output
+        assert proc.returncode != 0, proc.stdout[-2000:]
+        # Only the plan play's tasks ran, and none of them on a blade: nothing of the
+        # hypervisor, network, storage or guests roles, not even the plan's reads.
+        ran = sorted({result["_task"] for result in results})
+        assert all(task.startswith("openblade.kvm.cluster : ") for task in ran), ran
+        assert (
+            "openblade.kvm.cluster : Our guests on this blade and its copy of the address ledger" not in ran
+        )
+        failed = [result for result in results if result["failed"]]
+        assert [result["_task"] for result in failed] == [
+            "openblade.kvm.cluster : Refuse a bad inventory before anything changes"
+        ], failed
+        # One clean line naming the field, the value and the rule; no templating wrapper.
+        assert failed[0]["msg"].splitlines() == [expected]
+        output = proc.stdout + proc.stderr
+        assert "Finalization of task args" not in output and "filter plugin" not in output, output[-3000:]
+        assert "PLAY [Hypervisor hosts]" not in output
 
 
 @pytest.fixture()
@@ -195,7 +198,7 @@ def test_report_and_teardown_find_a_custom_ledger_dir(small_cluster, tmp_path):
     harness.ansible_playbook(SITE, inventory=inventory)
     address = json.loads(blade.run(f"cat {shlex.quote(ledger)}").stdout)["partitions"]["office"]["web1"]
     assert blade.run(f"test -f {SEED}", check=False).returncode == 0
-    assert blade.run("test -e /var/lib/openblade/ipam", check=False).returncode != 0, (
+    assert blade.run(f"test -e /var/lib/openblade/ipam/{CLUSTER}.json", check=False).returncode != 0, (
         "the cluster role wrote to the default ledger dir"
     )
 
