@@ -60,11 +60,16 @@ def role_defaults(role):
 def _spec_errors(spec, params, where):
     """Type, required and choice errors of ``params`` against ``spec``, one line each.
 
-    Lists of dicts are checked item by item, so each message names its item's index.
+    Lists of dicts are checked item by item, so each message names its item's index; an
+    item with such an error is None in the validated lists (its index stays), so the
+    modules' rules can still judge the others.  Validated is None after an error in a
+    variable itself (a list that is not one).
     """
     top = {name: {k: v for k, v in option.items() if k != "options"} for name, option in spec.items()}
     result = ArgumentSpecValidator(top).validate(params)
     errors = [_spec_message(error, where) for error in result.errors.errors]
+    if errors:
+        return errors, None
     validated = result.validated_parameters
     for name, option in spec.items():
         if "options" not in option or not isinstance(validated.get(name), list):
@@ -75,10 +80,12 @@ def _spec_errors(spec, params, where):
             if not isinstance(item, dict):
                 errors.append(f"{item_where}: {item!r} is not a dict (allowed keys: "
                               f"{', '.join(sorted(option['options']))})")
+                items.append(None)
                 continue
             checked = ArgumentSpecValidator(option["options"]).validate(item)
-            errors += [_spec_message(error, item_where + ": ") for error in checked.errors.errors]
-            items.append(checked.validated_parameters)
+            found = [_spec_message(error, item_where + ": ") for error in checked.errors.errors]
+            errors += found
+            items.append(None if found else checked.validated_parameters)
         validated[name] = items
     return errors, validated
 
@@ -112,10 +119,11 @@ def network_errors(params):
     errors = []
     for index, entry in enumerate(options["partitions"]):
         try:
-            _partition(index, entry, trunk_if, settings["bridge_prefix"])
+            if entry is not None:  # None: its argument spec error is reported already
+                _partition(index, entry, trunk_if, settings["bridge_prefix"])
         except ValidationError as exc:
             errors.append(network_message(exc))
-    if errors:
+    if errors or None in options["partitions"]:
         return errors
     try:  # what needs every partition: duplicates, overlapping subnets, the trunk's MTU
         partition_layout(options["trunk"], options["partitions"], trunk_mtu=options.get("trunk_mtu"),
@@ -131,15 +139,18 @@ def storage_errors(params):
     pools = params.get("storage_pools") or []
     for index, pool in enumerate(pools):
         try:
-            ThinPool(None, pool)
+            if pool is not None:  # None: its argument spec error is reported already
+                ThinPool(None, pool)
         except ValidationError as exc:
             errors.append(f"storage_pools[{index}].{exc}")
-    default = dict(pools[0]) if pools else {}
-    if pools and errors and errors[0].startswith("storage_pools[0]."):
+    default = dict(pools[0] or {}) if pools else {}
+    if pools and (pools[0] is None or errors and errors[0].startswith("storage_pools[0].")):
         # Its own message says what is wrong; the images that go there are judged without it.
         default.update(vg="vg", pool="thinpool")
     for index, image in enumerate(params.get("storage_golden_images") or []):
         where = f"storage_golden_images[{index}]"
+        if image is None:
+            continue
         # As the storage role: an image without vg or pool goes to the first pool.
         image = dict(image, vg=image.get("vg") or default.get("vg"),
                      pool=image.get("pool") or default.get("pool") or "thinpool")
@@ -162,10 +173,9 @@ def blade_errors(blade_vars):
         params = {name: value for name, value in role_defaults(role).items() if name in spec}
         params.update({name: blade_vars[name] for name in spec if name in blade_vars})
         found, validated = _spec_errors(spec, params, "")
-        if found:
-            errors += found
-            continue
-        errors += network_errors(validated) if role == "network" else storage_errors(validated)
+        errors += found
+        if validated is not None:
+            errors += network_errors(validated) if role == "network" else storage_errors(validated)
     return errors
 
 

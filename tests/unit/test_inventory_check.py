@@ -314,8 +314,28 @@ def test_the_network_roles_own_check_returns_its_problem_as_data():
     # The network role on its own (outside site.yml) fails with the message alone too.
     trunk = BLADE["network_trunk"]
     assert network_layout(partitions(0, vlan=0), trunk, errors="return") == {
-        "errors": [f"network_partitions[0].vlan: 0 is not a valid VLAN ID {VLAN_RULE}"]}
+        "errors": [f"network_partitions[0].vlan: 0 is not a valid VLAN ID {VLAN_RULE}"]
+    }
     assert network_layout(partitions(0, subnet="10.0.1.128/25"), trunk, errors="return")["errors"] == [
         "network_partitions: overlapping networks: shared 10.0.1.128/25 and office 10.0.1.0/24 "
-        "(each network must be disjoint from the others)"]
+        "(each network must be disjoint from the others)"
+    ]
     assert "errors" not in network_layout(BLADE["network_partitions"], trunk, errors="return")
+
+
+def test_a_type_error_does_not_hide_the_other_items_problems():
+    # One pool with a bad type, another breaking a module rule; an image breaking its rule.
+    pools = [dict(POOL, max_overcommit="lots"), dict(POOL, vg="vg2", autoextend_threshold=20)]
+    problems = check(
+        guests=[],
+        storage_pools=pools,
+        storage_golden_images=[dict(IMAGE, src="rel")],
+        network_partitions=partitions(0, vlan="zero") + [{"name": "x", "vlan": 0, "subnet": "10.9.0.0/24"}],
+    )
+    assert [problem.split(":", maxsplit=1)[0] for problem in problems] == [
+        "network_partitions[0]",
+        "network_partitions[2].vlan",
+        "storage_pools[0]",
+        "storage_pools[1].autoextend_threshold",
+        "storage_golden_images[0].src",
+    ]
