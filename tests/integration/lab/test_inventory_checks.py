@@ -142,18 +142,20 @@ def snapshot(blades):
     return found
 
 
+@pytest.fixture(scope="class")
+def untouched(blades):
+    """The blades' state before the class's cases, compared again after the last of them."""
+    before = snapshot(blades)
+    yield
+    after = snapshot(blades)
+    for blade in blades:
+        assert after[blade.name] == before[blade.name], (
+            f"{blade} changed:\n{before[blade.name]}\n---\n{after[blade.name]}"
+        )
+
+
 class TestBadInventory:
     """Each case alone; the blades' state is compared once, after the last of them."""
-
-    @pytest.fixture(scope="class")
-    def untouched(self, blades):
-        before = snapshot(blades)
-        yield
-        after = snapshot(blades)
-        for blade in blades:
-            assert after[blade.name] == before[blade.name], (
-                f"{blade} changed:\n{before[blade.name]}\n---\n{after[blade.name]}"
-            )
 
     @pytest.mark.parametrize("case", sorted(BAD))
     def test_bad_inventory_stops_in_the_plan_play(self, case, blades, untouched, tmp_path):
