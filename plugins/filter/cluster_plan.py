@@ -78,6 +78,14 @@ options:
   user_data:
     description: cloud-config merged into every guest's user-data (a guest's own C(user_data) wins).
     type: dict
+  errors:
+    description:
+      - V(raise) fails the task with the problem (inside Ansible's templating error).
+      - V(return) returns a dict whose only key C(errors) lists the message, instead of the plan, so the caller can fail
+        with the message alone (the cluster role does, with M(ansible.builtin.fail)).
+    type: str
+    choices: [raise, return]
+    default: raise
 """
 
 EXAMPLES = r"""
@@ -96,6 +104,7 @@ _value:
   description:
     - C(placement) (guest to blade), C(ledger) (the merged ledger with new allocations), C(guests_list) (guests with C(host), for the guests role),
       C(clones) (by blade, for M(openblade.kvm.lvm_clones)) and C(table) (the plan as a Markdown table).
+    - With O(errors=return), a plan that cannot be made is a dict with only C(errors), the list of its one message.
   type: dict
 """
 
@@ -106,7 +115,8 @@ from ansible_collections.openblade.kvm.plugins.plugin_utils.cluster import plan
 
 
 def cluster_plan(guests, cluster, blades, partitions, golden_images, pools, domains=None, ledgers=None,
-                 cpu_ratio=4.0, memory_reserve_mib=2048, address_offset=10, user_data=None, blade_pools=None):
+                 cpu_ratio=4.0, memory_reserve_mib=2048, address_offset=10, user_data=None, blade_pools=None,
+                 errors="raise"):
     # Without netaddr the filter still loads (so ansible-doc and galaxy-importer list it),
     # and says what is missing when it is used.
     if not ipam.HAS_NETADDR:
@@ -116,6 +126,8 @@ def cluster_plan(guests, cluster, blades, partitions, golden_images, pools, doma
         return plan(cluster, guests, blades, partitions, golden_images, pools, domains, ledgers,
                     cpu_ratio, memory_reserve_mib, address_offset, user_data, blade_pools)
     except ValueError as exc:  # PlanError, PlacementError and the ledger's AddressError
+        if errors == "return":
+            return {"errors": [str(exc)]}
         raise AnsibleFilterError(f"openblade.kvm.cluster_plan: {exc}") from None
 
 

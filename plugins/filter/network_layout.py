@@ -48,6 +48,14 @@ options:
     description: Prefix of the partition bridges' names.
     type: str
     default: br-
+  errors:
+    description:
+      - V(raise) fails the task with the problem (inside Ansible's templating error).
+      - V(return) returns a dict whose only key C(errors) lists the message, instead of the layout, so the caller can
+        fail with the message alone (the network role does, with M(ansible.builtin.fail)).
+    type: str
+    choices: [raise, return]
+    default: raise
 requirements:
   - netaddr on the controller
 """
@@ -65,6 +73,7 @@ _value:
       (each with its C(bridge) and C(vlan_interface)).
     - C(libvirt_networks) is the list for M(openblade.kvm.libvirt_networks); C(partition_map) maps each partition name to its entry plus C(network),
       the libvirt network's name.
+    - With O(errors=return), a layout that breaks a rule is a dict with only C(errors), the list of its one message.
   type: dict
 """
 
@@ -72,14 +81,17 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.openblade.kvm.plugins.module_utils._net.partitions import partition_layout
 from ansible_collections.openblade.kvm.plugins.module_utils._validate import ValidationError
+from ansible_collections.openblade.kvm.plugins.plugin_utils.inventory import network_message
 
 
 def network_layout(partitions, trunk, bond_name="bond0", bond_mode="active-backup", bond_miimon=100,
-                   bond_xmit_hash_policy=None, trunk_mtu=None, bridge_prefix="br-"):
+                   bond_xmit_hash_policy=None, trunk_mtu=None, bridge_prefix="br-", errors="raise"):
     try:
         layout = partition_layout(trunk, partitions, bond_name, bond_mode, bond_miimon,
                                   bond_xmit_hash_policy, trunk_mtu, bridge_prefix)
     except ValidationError as exc:
+        if errors == "return":
+            return {"errors": [network_message(exc)]}  # named as the role's variable
         raise AnsibleFilterError(f"openblade.kvm.network_layout: {exc}") from None
     # Shapes the role hands on as they are: the libvirt_networks module's list, and a map
     # by partition name for the roles that create guests.

@@ -105,6 +105,32 @@ def domain_name(value, option):
     return value
 
 
+HOSTNAME_MAX = 63
+_HOSTNAME = re.compile(r"[a-z0-9-]+")
+
+
+def hostname(value, option):
+    """A name a guest can take as its hostname: one DNS label (RFC 1123).
+
+    cloud-init writes it into the seed's ``local-hostname`` and the hostname; the
+    kernel and DNS take at most 63 characters per label.  Lower case only, because
+    hostnames compare case-insensitively and the guest would report another spelling
+    than the inventory's.
+    """
+    problem = "cannot be a hostname"
+    _require_str(value, option, problem)
+    if len(value) > HOSTNAME_MAX:
+        _refuse(option, value, problem,
+                f"a DNS label has at most {HOSTNAME_MAX} characters, this has {len(value)}")
+    bad = sorted({char for char in value if not _HOSTNAME.fullmatch(char)})
+    if bad:
+        _refuse(option, value, problem,
+                f"a DNS label allows a-z 0-9 and '-' only; found {_listed(bad)}")
+    if value.startswith("-") or value.endswith("-"):
+        _refuse(option, value, problem, "a DNS label must not start or end with '-'")
+    return value
+
+
 IFNAMSIZ = 16
 
 

@@ -15,6 +15,7 @@ from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.identity im
 from ansible_collections.openblade.kvm.plugins.module_utils._validate import (
     ValidationError,
     domain_name,
+    hostname,
     lvm_name,
     size_bytes,
 )
@@ -51,36 +52,92 @@ def _golden_images(images, pools):
     return found
 
 
-def _check_guest(index, guest, golden, partitions, blades):
+def guest_problems(index, guest, golden, partitions, blades):
+    """Every rule ``cluster_guests[index]`` breaks, one message each (an empty list if none)."""
     where = f"cluster_guests[{index}]"
     if not isinstance(guest, dict):
-        raise PlanError(f"{where}: {guest!r} is not a guest (a dict with name, image, ...)")
+        return [f"{where}: {guest!r} is not a guest (a dict with name, image, ...)"]
+    problems = []
+
+    def rule(check, *args):
+        try:
+            check(*args)
+        except (PlanError, ValidationError) as exc:
+            problems.append(str(exc))
+            return False
+        return True
+
     unknown = sorted(set(guest) - set(GUEST_KEYS))
     if unknown:
-        raise PlanError(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(GUEST_KEYS)})")
-    name = domain_name(guest.get("name"), f"{where}.name")
-    lvm_name(name + ROOT_SUFFIX, f"{where}.name (as the disk's LV name {name}{ROOT_SUFFIX})")
+        problems.append(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(GUEST_KEYS)})")
+    name = guest.get("name")
+    # The name is the libvirt domain's, the guest's hostname and part of its disk's LV name.
+    if rule(domain_name, name, f"{where}.name") and \
+            rule(hostname, name, f"{where}.name (the guest's hostname)"):
+        rule(lvm_name, name + ROOT_SUFFIX, f"{where}.name (as the disk's LV name {name}{ROOT_SUFFIX})")
+    label = f"{where} ({name})" if isinstance(name, str) else where
     if guest.get("image") not in golden:
-        raise PlanError(f"{where} ({name}).image: {guest.get('image')!r} is not a golden image of "
+        problems.append(f"{label}.image: {guest.get('image')!r} is not a golden image of "
                         f"storage_golden_images (known: {', '.join(sorted(golden)) or 'none'})")
     for partition in guest.get("partitions") or []:
         if partition not in partitions:
-            raise PlanError(f"{where} ({name}).partitions: {partition!r} is not in network_partitions "
+            problems.append(f"{label}.partitions: {partition!r} is not in network_partitions "
                             f"(known: {', '.join(sorted(partitions)) or 'none'})")
     if guest.get("blade") and guest["blade"] not in blades:
-        raise PlanError(f"{where} ({name}).blade: {guest['blade']!r} is not a blade of this inventory "
+        problems.append(f"{label}.blade: {guest['blade']!r} is not a blade of this inventory "
                         f"(blades: {', '.join(sorted(blades))})")
     clash = sorted(set(guest.get("domain") or {}) & set(PLANNED_OPTIONS))
     if clash:
-        raise PlanError(f"{where} ({name}).domain: {', '.join(clash)} come from the cluster plan; set them "
+        problems.append(f"{label}.domain: {', '.join(clash)} come from the cluster plan; set them "
                         "on the guest itself (vcpus, memory, partitions, image, user_data)")
-    image = golden[guest["image"]]
-    disk = guest.get("disk_size")
-    disk_bytes = size_bytes(disk, f"{where} ({name}).disk_size") if disk else image["size"]
-    if disk_bytes is None:
-        raise PlanError(f"{where} ({name}): no disk size; set its disk_size, or the size of golden image "
+    for key, unit in (("vcpus", "vCPUs"), ("memory", "MiB")):
+        value = guest.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            problems.append(f"{label}.{key}: {value!r} is not a valid number of {unit} (allowed: "
+                            "integers from 1)")
+    if guest.get("disk_size"):
+        rule(size_bytes, guest["disk_size"], f"{label}.disk_size")
+    elif guest.get("image") in golden and golden[guest["image"]]["size"] is None:
+        problems.append(f"{label}: no disk size; set its disk_size, or the size of golden image "
                         f"{guest['image']} (placement counts it against the thin pool)")
-    return name, disk_bytes
+    return problems
+
+
+def _check_guest(index, guest, golden, partitions, blades):
+    problems = guest_problems(index, guest, golden, partitions, blades)
+    if problems:
+        raise PlanError(problems[0])
+    disk = guest.get("disk_size")
+    return guest["name"], size_bytes(disk, "disk_size") if disk else golden[guest["image"]]["size"]
+
+
+def inventory_problems(cluster, guests, blades, partitions, golden_images, pools):
+    """Every problem of the cluster's own variables: its name and guests (not placement)."""
+    problems = []
+    try:
+        domain_name(cluster, "cluster_name")  # it names the ledger file
+    except ValidationError as exc:
+        problems.append(str(exc))
+    if not isinstance(guests, list):
+        return problems + [f"cluster_guests: {guests!r} is not a list of guests"]
+    golden = {}
+    for image in golden_images if isinstance(golden_images, list) else []:
+        if isinstance(image, dict) and isinstance(image.get("name"), str):
+            try:
+                golden.update(_golden_images([image], pools))
+            except (PlanError, ValidationError, LookupError, TypeError):
+                # The storage check reports what is wrong with the image itself.
+                golden[image["name"]] = {"size": 0}
+    partitions = {p.get("name"): p for p in partitions if isinstance(p, dict)}
+    seen = set()
+    for index, guest in enumerate(guests):
+        problems += guest_problems(index, guest, golden, partitions, blades)
+        name = guest.get("name") if isinstance(guest, dict) else None
+        if isinstance(name, str) and name in seen:
+            problems.append(f"cluster_guests[{index}].name: {name!r} is listed twice "
+                            "(guest names are unique)")
+        seen.add(name)
+    return problems
 
 
 def existing_placement(domains_by_blade, cluster):

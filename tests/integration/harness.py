@@ -71,14 +71,24 @@ def _run_ansible(argv, timeout, strategy=None):
 
 
 def ansible_playbook(playbook, host=None, check=False, diff=False, timeout=1800, extra_vars=(),
-                     strategy=None):
+                     strategy=None, inventory=LAB_INVENTORY):
     """Run ``playbook`` (a path) against ``host`` of the lab inventory (None: all its
     hosts); every task result, with ``_host`` and ``_task`` naming where it came from.
 
     A loop task is one result whose ``results`` hold the items.  A failed run raises.
     """
+    proc, results = playbook_run(playbook, host, check, diff, timeout, extra_vars, strategy, inventory)
+    if proc.returncode != 0:
+        raise AssertionError(f"ansible-playbook failed with rc {proc.returncode}\n"
+                             f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}")
+    return results
+
+
+def playbook_run(playbook, host=None, check=False, diff=False, timeout=1800, extra_vars=(),
+                 strategy=None, inventory=LAB_INVENTORY):
+    """As :func:`ansible_playbook`, for a run that may fail: (process, task results)."""
     ansible_playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    argv = [ansible_playbook, "-i", LAB_INVENTORY, playbook] + (["--limit", host] if host else [])
+    argv = [ansible_playbook, "-i", inventory, playbook] + (["--limit", host] if host else [])
     for extra in extra_vars:  # "@file.yml" or "key=value", as ansible-playbook -e takes them
         argv += ["-e", extra]
     if check:
@@ -86,10 +96,7 @@ def ansible_playbook(playbook, host=None, check=False, diff=False, timeout=1800,
     if diff:
         argv.append("--diff")
     proc, lines = _run_ansible(argv, timeout, strategy)
-    if proc.returncode != 0:
-        raise AssertionError(f"ansible-playbook failed with rc {proc.returncode}\n"
-                             f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}")
-    return [json.loads(line) for line in lines]
+    return proc, [json.loads(line) for line in lines]
 
 
 def apply(module, args, host="localhost", diff=False, expect_failure=False):

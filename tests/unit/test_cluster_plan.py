@@ -157,6 +157,14 @@ def test_guests_that_do_not_fit_fail_with_the_capacity_table():
         cluster_plan(big, "c1", BLADES, PARTITIONS, IMAGES, POOLS)
 
 
+def test_a_plan_that_cannot_be_made_can_be_returned_as_data():
+    # The cluster role fails with the message itself, without the templating wrapper.
+    big = [{"name": f"big{i}", "image": "deb", "memory": 6000} for i in range(4)]
+    result = cluster_plan(big, "c1", BLADES, PARTITIONS, IMAGES, POOLS, errors="return")
+    assert list(result) == ["errors"] and len(result["errors"]) == 1
+    assert "do not fit" in result["errors"][0] and not result["errors"][0].startswith("openblade.kvm")
+
+
 def test_without_netaddr_the_filter_says_what_it_needs(monkeypatch):
     monkeypatch.setattr(ipam, "HAS_NETADDR", False)
     with pytest.raises(AnsibleFilterError, match=r"needs netaddr on the controller \(pip install netaddr\)"):

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.openblade.kvm.plugins.filter.cluster_check import cluster_check
 from ansible_collections.openblade.kvm.tests.integration import harness
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -41,6 +42,14 @@ def test_inventory_is_valid_against_the_role_argument_spec(name, role):
         provided = {key: variables[key] for key in spec if key in variables}
         result = ArgumentSpecValidator(spec).validate(provided)
         assert not result.error_messages, (blade, role, result.error_messages)
+
+
+@pytest.mark.parametrize("name", sorted(INVENTORIES))
+def test_inventory_passes_the_plan_plays_check(name):
+    blades = PLAN_TOOL.blade_vars(os.path.join(ROOT, "inventories", name), INVENTORIES[name])
+    first = next(iter(blades.values()))
+    assert cluster_check(first["cluster_guests"], first["cluster_name"], blades, first["network_partitions"],
+                         first["storage_golden_images"], first["storage_pools"]) == []
 
 
 @pytest.mark.parametrize("name", sorted(INVENTORIES))

@@ -314,6 +314,17 @@ def test_bad_guest_name_is_refused():
         spec(name="a/b")
 
 
+def test_a_guest_with_a_seed_needs_a_name_that_can_be_its_hostname():
+    # The name becomes the seed's local-hostname: at most one DNS label of 63 characters.
+    rule = r"'g{70}' cannot be a hostname \(a DNS label has at most 63 characters, this has 70\)"
+    with pytest.raises(ValidationError, match=r"name \(the seed's local-hostname\): " + rule):
+        spec(name="g" * 70, cloud_init={"user_data": {}})
+    # Without a seed, or with meta-data that names the host itself, libvirt's rules alone apply.
+    assert spec(name="g" * 70).name == "g" * 70
+    meta_data = {"instance-id": "w", "local-hostname": "w"}
+    assert spec(name="Web_1", cloud_init={"meta_data": meta_data}).name == "Web_1"
+
+
 @pytest.mark.parametrize("wanted, current, result", [
     ("pc", "pc-i440fx-7.2", "pc-i440fx-7.2"),   # an alias asks for the family only
     ("pc", None, "pc"),                         # a new guest: libvirt resolves it on define

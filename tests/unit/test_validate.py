@@ -28,6 +28,9 @@ ACCEPTED = [
     (v.lvm_name, "my_snapshot", "my_snapshot"),  # only the prefix is reserved
     (vg_name, "snapshots", "snapshots"),  # LV-only rules do not apply to VGs
     (vg_name, "vg_tmeta", "vg_tmeta"),
+    (v.hostname, "web-01", "web-01"),
+    (v.hostname, "x" * 63, "x" * 63),
+    (v.hostname, "1", "1"),
     (v.domain_name, "web-01.example", "web-01.example"),
     (v.domain_name, "my guest (test)", "my guest (test)"),
     (v.ifname, "eth0", "eth0"),
@@ -76,6 +79,13 @@ REFUSED = [
     (v.lvm_name, "a_rimage_0", "containing '_rimage'"),
     (v.lvm_name, "x_wcorig", "containing '_wcorig'"),
     (v.domain_name, "", "non-empty string"),
+    (v.hostname, "", "non-empty string"),
+    (v.hostname, None, "non-empty string"),
+    (v.hostname, "x" * 64, "a DNS label has at most 63 characters, this has 64"),
+    (v.hostname, "Web1", "a DNS label allows a-z 0-9 and '-' only; found 'W'"),
+    (v.hostname, "web_1.lan", "a DNS label allows a-z 0-9 and '-' only; found '.' '_'"),
+    (v.hostname, "-web", "must not start or end with '-'"),
+    (v.hostname, "web-", "must not start or end with '-'"),
     (v.domain_name, "a/b", "'/' is not allowed"),
     (v.domain_name, "a,b", "',' is not allowed"),
     (v.domain_name, ".hidden", "must not start with '.'"),

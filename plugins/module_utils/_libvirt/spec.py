@@ -166,6 +166,8 @@ class GuestSpec:
         self.seed_files = None
         self.seed_path = None
         if params.get("cloud_init") is not None:
+            if params["cloud_init"].get("meta_data") is None:  # the name becomes the hostname
+                validate.hostname(self.name, "name (the seed's local-hostname)")
             self.seed_files = seed.render_seed(self.name, params["cloud_init"])
             self.seed_path = params["cloud_init"].get("iso_path") or seed.default_iso_path(self.name)
             self._absolute(self.seed_path, "cloud_init.iso_path")
