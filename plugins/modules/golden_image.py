@@ -21,7 +21,7 @@ description:
   - An import that was interrupted (the LV still carries C(ob_importing)) is removed and redone on the next run.
   - Refuses an image with a backing file, and a raw O(format) for a file that starts with a qcow2 header.
   - With an C(http) or C(https) O(url), the image is downloaded into O(cache_dir) on the host first, and only when this version
-    is not imported yet: a re-run of an imported version downloads nothing.
+    is not imported yet; a re-run of an imported version downloads nothing.
     The download goes to a C(.part) file; an interrupted one is resumed with an HTTP C(Range) request on the next run.
     It is checked against O(checksum) before anything uses it; a mismatching download is deleted and nothing is imported.
 author: openblade.kvm developers (@openblade)

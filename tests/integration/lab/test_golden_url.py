@@ -15,11 +15,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 import harness
 import pytest
-from test_storage import CLEANUP, GUARD, POOL, VG
+
+# The same data disk, guard and clean-up as the storage suite (pytest imports test files by
+# path, so make the sibling importable by name).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_storage import CLEANUP, GUARD, POOL, VG  # noqa: E402
 
 WORK = "/var/tmp/obt-url"
 CACHE = "/var/lib/openblade/images"
@@ -35,7 +40,7 @@ MAKE_IMAGE = (f"rm -rf {WORK} && mkdir -p {WORK} && cd {WORK} && truncate -s 16M
               "qemu-img convert -f raw -O qcow2 url.raw url.qcow2 && "
               "sha256sum url.raw | cut -d' ' -f1 && sha512sum url.qcow2 | cut -d' ' -f1 && "
               "stat -c %s url.qcow2")
-FORGET = f"rm -f {CACHE}/url-*; "
+FORGET = f"rm -f {CACHE}/url-*; rm -rf {WORK}; "
 
 
 @pytest.fixture(scope="module")
@@ -149,24 +154,25 @@ def test_a_wrong_checksum_is_refused_and_nothing_is_kept(blade, lab, server):
 
 
 def imports(results):
-    """The one item of the role's golden_image loop."""
-    [task] = [result for result in results if result["_action"] == "openblade.kvm.golden_image"]
-    [item] = task["results"]
-    return item
+    """The item of each run of the role's golden_image loop."""
+    items = [result["results"] for result in results if result["_action"] == "openblade.kvm.golden_image"]
+    assert all(len(loop) == 1 for loop in items), items
+    return [loop[0] for loop in items]
 
 
 def test_the_storage_role_takes_a_url(blade, lab, server, tmp_path):
     server()
-    playbook = tmp_path / "role.yml"
     image = dict(name="url", version="3", url=URL, checksum=f"sha512:{lab['sha512']}", format="qcow2",
                  vg=VG, pool="thinpool")
-    playbook.write_text(json.dumps([{"hosts": blade.name, "gather_facts": False,
-                                     "roles": [{"role": "openblade.kvm.storage",
-                                                "storage_golden_images": [image]}]}]))
-    golden = imports(harness.ansible_playbook(str(playbook), blade.name))
-    assert golden["changed"] and golden["image"]["lv"] == "url-3"
-    assert golden["download"]["received"] == lab["size"]
-    again = imports(harness.ansible_playbook(str(playbook), blade.name))
+    # Only this image (not the lab inventory's pools and clones), twice: the second run is a no-op.
+    role = {"role": "openblade.kvm.storage", "storage_golden_images": [image], "storage_pools": [],
+            "storage_clones": []}
+    play = {"hosts": blade.name, "gather_facts": False, "roles": [role]}
+    playbook = tmp_path / "role.yml"
+    playbook.write_text(json.dumps([play, play]))
+    first, again = imports(harness.ansible_playbook(str(playbook), blade.name))
+    assert first["changed"] and first["image"]["lv"] == "url-3"
+    assert first["download"]["received"] == lab["size"]
     assert (again["changed"], again["download"]["received"]) == (False, 0)
     assert len(requests(blade)) == 1
     assert blade.run(f"sha256sum /dev/{VG}/url-3").stdout.split()[0] == lab["raw_sha256"]
