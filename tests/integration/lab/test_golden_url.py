@@ -58,27 +58,40 @@ def lab(blade):
     yield {"raw_sha256": raw_sha256, "sha512": sha512, "size": int(size),
            "args": dict(vg=VG, pool="thinpool", name="url", version="1", url=URL, format="qcow2",
                         checksum=f"sha512:{sha512}")}
+    on_blade(blade, STOP)
     left = json.loads(blade.run(GUARD + CLEANUP + FORGET + "wipefs --no-act --json /dev/vdb").stdout
                       or '{"signatures": []}')
     assert left["signatures"] == [], f"/dev/vdb is not blank after the suite: {left}"
 
 
+# The server's PID goes to a file on the blade, so that a start whose ssh session broke
+# (rc 255 on a loaded host, after the command may have run) still gets killed by its PID.
+STOP = (f"if [ -f {WORK}/server.pid ]; then p=$(cat {WORK}/server.pid); kill $p 2>/dev/null; "
+        f"while kill -0 $p 2>/dev/null; do sleep 0.1; done; rm -f {WORK}/server.pid; fi; ")
+
+
+def on_blade(blade, command):
+    for _attempt in range(3):  # rc 255: ssh itself failed; every command here may run twice
+        proc = blade.run(command, check=False)
+        if proc.returncode != 255:
+            return proc
+    return proc
+
+
 @pytest.fixture
 def server(blade):
     """The image server on the blade, on loopback; started per test, killed by its PID."""
-    started = []
 
     def start(cut_first=None):
         cut = f" --cut-first {cut_first}" if cut_first else ""
-        pid = blade.run(f"cd {WORK} && rm -f requests.log && (setsid python3 serve.py url.qcow2 "
-                        f"--port {PORT} --log requests.log{cut} >server.out 2>&1 & echo $!); "
-                        f"for i in $(seq 50); do (echo > /dev/tcp/127.0.0.1/{PORT}) 2>/dev/null "
-                        "&& exit 0; sleep 0.2; done; exit 1").stdout.split()[0]
-        started.append(pid)
+        proc = on_blade(blade, STOP + f"cd {WORK} && rm -f requests.log && (setsid python3 serve.py "
+                        f"url.qcow2 --port {PORT} --log requests.log{cut} >server.out 2>&1 & echo $! > "
+                        f"server.pid); for i in $(seq 50); do (echo > /dev/tcp/127.0.0.1/{PORT}) 2>/dev/null "
+                        "&& exit 0; sleep 0.2; done; exit 1")
+        assert proc.returncode == 0, f"the image server did not start: {proc.stdout} {proc.stderr}"
 
     yield start
-    for pid in started:
-        blade.run(f"kill {pid}", check=False)
+    on_blade(blade, STOP)
 
 
 def requests(blade):
