@@ -7,6 +7,7 @@ redo interrupted imports, refuse unsafe sources; check mode == real run."""
 from __future__ import annotations
 
 import hashlib
+import os
 
 import pytest
 
@@ -16,6 +17,7 @@ from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import (
     reconcile,
 )
 from ansible_collections.openblade.kvm.tests.unit.fakes import FakeRunner
+from ansible_collections.openblade.kvm.tests.unit.image_server import ImageServer
 from ansible_collections.openblade.kvm.tests.unit.lvm_host import (
     MIB,
     StaticDomains,
@@ -181,7 +183,15 @@ def test_missing_source_is_named(tmp_path):
     ({"version": "1 final"}, "version: '1 final' is not a valid image version"),
     ({"version": "-1"}, "version: '-1' is not a valid image version"),
     ({"name": "debian/12"}, "name: 'debian/12' is not a valid LVM LV name"),
-    ({"checksum": "md5:abc"}, "checksum: 'md5:abc' is not a SHA-256 checksum"),
+    ({"checksum": "md5:abc"}, "checksum: 'md5:abc' is not a supported checksum (allowed: sha256:HEX"),
+    ({"src": None, "url": "http://127.0.0.1/x.qcow2"},
+     "checksum: required with an http url ('http://127.0.0.1/x.qcow2'): a download is verified"),
+    ({"src": None, "url": "ftp://127.0.0.1/x.qcow2", "checksum": SHA},
+     "url: 'ftp://127.0.0.1/x.qcow2' is not a supported URL (allowed schemes: http, https, file)"),
+    ({"url": "file:///x.qcow2"}, "src, url: give exactly one of them"),
+    ({"src": None}, "src, url: give exactly one of them"),
+    ({"src": None, "url": "https://127.0.0.1/x.qcow2", "checksum": SHA, "cache_dir": "images"},
+     "cache_dir: 'images' is not an absolute path on the host"),
     ({"src": "images/x.qcow2"}, "src: 'images/x.qcow2' is not an absolute path on the host"),
     ({"format": "vmdk"}, "format: 'vmdk' is not a valid choice (allowed: 'raw', 'qcow2')"),
     ({"size": "50%VG"}, "size: '50%VG' is not a supported percentage (only absolute sizes"),
@@ -194,3 +204,110 @@ def test_bad_input_fails_before_any_command(tmp_path, src, params, message):
         builder(tmp_path, **params)(runner)
     assert message in str(caught.value)
     assert runner.calls == []
+
+
+# --- url: downloaded from a real HTTP server on 127.0.0.1 -------------------------------
+
+SHA512 = hashlib.sha512(CONTENT).hexdigest()
+CACHED = f"debian12-1-sha512-{SHA512[:16]}.qcow2"
+
+
+@pytest.fixture
+def server():
+    with ImageServer(CONTENT).running() as running:
+        yield running
+
+
+def from_url(tmp_path, server, **params):
+    return builder(tmp_path, None, url=server.url, checksum=f"sha512:{SHA512}",
+                   cache_dir=str(tmp_path / "cache"), **params)
+
+
+def url_import_actions(server, cached):
+    return [
+        f"download {server.url} to {cached}, and verify its sha512",
+        "create thin volume obt_vg/debian12-1 of the image's virtual size in thin pool thinpool for "
+        "image debian12 version 1",
+        f"import {cached} (qcow2) into obt_vg/debian12-1, writing only allocated blocks",
+        f"mark obt_vg/debian12-1 as golden image debian12 version 1 (sha512 {SHA512[:12]}..., read-only)",
+        f"remove the downloaded copy {cached}",
+    ]
+
+
+def test_url_is_downloaded_verified_and_imported_check_mode_downloads_nothing(tmp_path, server):
+    cached = str(tmp_path / "cache" / CACHED)
+    mutations = import_mutations(cached)
+    mutations[-1][4:5] = [f"ob_sha256={SHA}", "--addtag", f"ob_sha512={SHA512}"]
+    check, real = check_then_apply(from_url(tmp_path, server), state(extra=info(cached)), mutations)
+    assert check["actions"] == url_import_actions(server, cached)
+    assert check["image"]["sha256"] is None and check["download"]["received"] == 0
+    assert server.requests == [("/image", None)]  # the real run's, only
+    assert real["download"] == {"url": server.url, "path": cached, "received": len(CONTENT),
+                                "resumed_from": None}
+    assert real["image"]["checksum"] == f"sha512:{SHA512}"
+    # The plan (and so the diff) is made before the download: the sha256 is not known yet.
+    assert check["diff"] == real["diff"]
+    assert real["diff"]["after"] == {"lv": "debian12-1", "sha512": SHA512, "complete": True,
+                                     "read_only": True}
+    assert real["image"]["sha256"] == SHA
+    assert os.listdir(tmp_path / "cache") == []  # imported: the copy is not kept
+
+
+def test_an_imported_version_is_not_downloaded_again(tmp_path, server):
+    imported = golden()
+    imported["lv_tags"] += f",ob_sha512={SHA512}"
+    _check, real = check_then_apply(from_url(tmp_path, server), state(imported), [])
+    assert (real["changed"], real["actions"], real["download"]["received"]) == (False, [], 0)
+    assert server.requests == [] and not os.path.exists(tmp_path / "cache")
+
+
+def test_a_version_imported_with_sha256_only_is_compared_after_a_download(tmp_path, server):
+    cached = str(tmp_path / "cache" / CACHED)
+    record = ["lvchange", "--addtag", f"ob_sha512={SHA512}", "obt_vg/debian12-1"]
+    _check, real = check_then_apply(from_url(tmp_path, server), state(golden(), extra=info(cached)),
+                                    [record])
+    assert real["actions"][1:] == [
+        f"record the sha512 {SHA512[:12]}... of the download on obt_vg/debian12-1, once its sha256 "
+        "matches the imported one",
+        f"remove the downloaded copy {cached}"]
+
+
+def test_a_wrong_download_is_refused_deleted_and_not_imported(tmp_path, server):
+    runner = FakeRunner(state())
+    wrong = "cd" * 64
+    with pytest.raises(ReconcileError) as caught:
+        reconcile(builder(tmp_path, None, url=server.url, checksum=f"sha512:{wrong}",
+                          cache_dir=str(tmp_path / "cache"))(runner))
+    assert str(caught.value).startswith(f"checksum: {server.url} has sha512 {SHA512} ")
+    assert caught.value.details["actions_done"] == []
+    assert caught.value.details["failed_action"].startswith(f"download {server.url}")
+    assert os.listdir(tmp_path / "cache") == []
+    assert {call[0] for call in runner.calls} == {"vgs", "lvs"}  # no lvcreate, no qemu-img
+
+
+def test_an_interrupted_download_is_resumed_by_the_next_run(tmp_path, server):
+    cached = str(tmp_path / "cache" / CACHED)
+    server.cut_after = 50
+    with pytest.raises(ReconcileError, match="the 50 bytes received are kept in .* the next run resumes"):
+        reconcile(from_url(tmp_path, server)(FakeRunner(state())))
+    mutations = import_mutations(cached)
+    mutations[-1][4:5] = [f"ob_sha256={SHA}", "--addtag", f"ob_sha512={SHA512}"]
+    check, _real = check_then_apply(from_url(tmp_path, server), state(extra=info(cached)), mutations)
+    assert check["actions"][0] == (f"download {server.url} to {cached}, resuming after the 50 bytes "
+                                   "an interrupted download left, and verify its sha512")
+    assert server.requests == [("/image", None), ("/image", "bytes=50-")]
+
+
+def test_a_downloaded_image_is_inspected_before_its_lv_exists(tmp_path, server):
+    cached = str(tmp_path / "cache" / CACHED)
+    runner = FakeRunner(state(extra=info(cached, **{"backing-filename": "/etc/shadow"})))
+    with pytest.raises(ReconcileError, match="has a backing file"):
+        reconcile(from_url(tmp_path, server)(runner))
+    assert "lvcreate" not in {call[0] for call in runner.calls}
+
+
+def test_a_file_url_is_the_same_as_src(tmp_path, src):
+    _check, real = check_then_apply(builder(tmp_path, None, url=f"file://{src}", checksum=SHA),
+                                    state(extra=info(src)), import_mutations(src))
+    assert real["actions"][1] == f"import {src} (qcow2) into obt_vg/debian12-1, writing only allocated blocks"
+    assert "download" not in real
