@@ -185,7 +185,7 @@ def test_pools_are_checked(pool, problem):
             "storage_golden_images[0].src: 'img/deb.qcow2' is not an absolute path on the host",
         ),
         ({"version": "-1"}, "storage_golden_images[0].version: '-1' is not a valid image version"),
-        ({"checksum": "md5:abc"}, "storage_golden_images[0].checksum: 'md5:abc' is not a SHA-256 checksum"),
+        ({"checksum": "md5:abc"}, "storage_golden_images[0].checksum: 'md5:abc' is not a supported checksum"),
         (
             {"name": "snapshot-deb"},
             "storage_golden_images[0].name: 'snapshot-deb' is not a valid LVM LV name",

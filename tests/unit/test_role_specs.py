@@ -59,6 +59,8 @@ EXPECTED = {
         "the role defaults it to the first entry of storage_pools",
     ("role storage storage_golden_images ~ golden_image item read_only", "default"):
         "the role passes item.read_only | default(storage_golden_read_only), true like the module",
+    ("role storage storage_golden_images ~ golden_image item cache_dir", "default"):
+        "the role passes item.cache_dir | default(storage_golden_cache_dir), the module's default",
     ("role storage storage_clones ~ lvm_clones item vg", "option"):
         "the role groups clones by vg and passes it as lvm_clones' own vg",
 }
