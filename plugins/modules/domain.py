@@ -166,7 +166,10 @@ from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection 
     require_libraries,
 )
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.resources import DomainResource
-from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.spec import domain_argument_spec
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.spec import (
+    domain_argument_spec,
+    names_are_not_secret,
+)
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import run_module
 from ansible_collections.openblade.kvm.plugins.module_utils._runner import Runner
 
@@ -174,6 +177,7 @@ from ansible_collections.openblade.kvm.plugins.module_utils._runner import Runne
 def main():
     module = AnsibleModule(argument_spec=domain_argument_spec(), supports_check_mode=True)
     require_libraries(module)
+    names_are_not_secret(module)
     run_module(module, lambda m: DomainResource(Hypervisor(m.params["uri"]), Runner(m), m.params))
 
 

@@ -142,7 +142,10 @@ from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection 
     require_libraries,
 )
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.resources import GuestsResource
-from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.spec import guests_argument_spec
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.spec import (
+    guests_argument_spec,
+    names_are_not_secret,
+)
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import run_module
 from ansible_collections.openblade.kvm.plugins.module_utils._runner import Runner
 
@@ -150,6 +153,7 @@ from ansible_collections.openblade.kvm.plugins.module_utils._runner import Runne
 def main():
     module = AnsibleModule(argument_spec=guests_argument_spec(), supports_check_mode=True)
     require_libraries(module)
+    names_are_not_secret(module)
     run_module(module, lambda m: GuestsResource(Hypervisor(m.params["uri"]), Runner(m), m.params))
 
 

@@ -175,6 +175,8 @@ def test_canary_password_is_never_shown_logged_or_world_readable(tiny_guest, con
     assert hits == dict.fromkeys(hits, 0), f"canary shown: {hits}"
 
     info = os.stat(seed_path)
+    remove_guest(conn, name)
+    os.unlink(seed_path)
     mode = stat.S_IMODE(info.st_mode)
     assert not mode & 0o007, f"seed {seed_path} is mode {mode:o}"
     assert pwd.getpwuid(info.st_uid).pw_name in QEMU_OR_ROOT
