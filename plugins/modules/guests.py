@@ -15,6 +15,8 @@ description:
     module invocation over one libvirt connection.
   - Nothing is changed unless every guest of the list validates and plans cleanly, so one bad entry
     does not leave a host half-applied.
+  - The locks of all its guests (the pruned ones included) are taken in name order before anything is read,
+    and held to the last action, so two batches naming the same guests take turns and cannot deadlock.
   - With O(prune=true), guests that carry our ownership marker for the same O(cluster) but are no
     longer listed are removed, gracefully and with the same refusals as O(guests[].state=absent).
     Guests without the marker (created by hand or by other tools) are never touched.

@@ -50,9 +50,9 @@ CANARY = "obtcanary-5f1e"
 
 @pytest.mark.parametrize("spec, args", [
     (domain_argument_spec(), {"name": "web1", "cloud_init": {"user_data": {
-        "hostname": "web1", "users": [{"name": "ops", "passwd": CANARY}]}}}),
+        "hostname": "web1", "users": [{"name": "web", "passwd": CANARY}]}}}),
     (guests_argument_spec(), {"guests": [{"name": "web1", "cloud_init": {"user_data": {
-        "hostname": "web1", "users": [{"name": "ops", "passwd": CANARY}]}}}, {"name": "db1"}]}),
+        "hostname": "web1", "users": [{"name": "web", "passwd": CANARY}]}}}, {"name": "db1"}]}),
 ], ids=["domain", "guests"])
 def test_user_data_is_masked_but_guest_names_are_not(spec, args):
     with patch_module_args(args):
@@ -62,7 +62,7 @@ def test_user_data_is_masked_but_guest_names_are_not(spec, args):
     shown = remove_values({"invocation": {"module_args": module.params}, "actions": ["define web1"]},
                           module.no_log_values)
     assert CANARY not in repr(shown)
-    assert shown["actions"] == ["define web1"]
+    assert shown["actions"] == ["define web1"]  # neither the name nor a user called "web" hides it
 
 
 def test_xml_template_is_no_log():

@@ -113,13 +113,16 @@ def guests_argument_spec():
 def names_are_not_secret(module):
     """Let the guests' names show in the result although user data holds them too.
 
-    Ansible hides every string of a no_log option wherever it appears in the result; the
-    cluster plan puts each guest's name into its user data (as its hostname), which would
-    turn every action into "define ********".  A name is in the result by design.
+    Ansible hides every string of a no_log option wherever it appears in the result, even
+    inside other strings.  The cluster plan puts each guest's name into its user data (as
+    its hostname), and user data often holds short words such as a user called "ops":
+    every action would read "define ********" or "define ********1".  A name, and any
+    part of one, is in the result by design, so it is not hidden; everything else stays so.
     """
     params = module.params
     names = [guest["name"] for guest in params["guests"]] if "guests" in params else [params["name"]]
-    module.no_log_values.difference_update(names)
+    module.no_log_values.difference_update(
+        {value for value in module.no_log_values if any(value in name for name in names)})
 
 
 def option_defaults():
