@@ -87,7 +87,9 @@ options:
   memory:
     description:
       - The memory of the guest in MiB (libvirt's C(currentMemory)).
-      - Any value up to O(max_memory) is applied to a running guest through the balloon driver.
+      - Any value up to the O(max_memory) the guest runs with is applied to a running guest through the
+        balloon driver. Above it (for example while a larger O(max_memory) waits for the reboot) the change is
+        applied at the next boot.
     type: int
     default: 1024
   max_memory:
@@ -217,11 +219,18 @@ options:
       - A cloud-init NoCloud seed. It is built on the host with C(genisoimage) as a small ISO labelled
         C(cidata) and attached as a SATA CD-ROM after the listed disks.
       - The ISO is rebuilt when its content changes, which takes effect at the next boot.
+      - The ISO is readable only by root and the QEMU user (mode 0640, group C(libvirt-qemu) or C(qemu); 0600
+        and libvirt's dynamic ownership where neither group exists). A seed written world-readable by an older
+        version is restricted on the next run.
+      - The diff shows a digest of the seed files (C(seed)), never their content.
     type: dict
     suboptions:
       user_data:
         description:
           - The user-data. A string is used as written; a dict becomes C(#cloud-config).
+          - It may hold passwords and keys, so it is C(no_log). It never shows in the module's invocation,
+            result or diff, nor in the host's log; every string in it is masked wherever it would appear in
+            the output, except the guest names and parts of them.
         type: raw
       meta_data:
         description:
@@ -259,6 +268,7 @@ options:
         structured options are written on top of it; everything else in it is kept as given.
       - A digest of it is kept in the ownership metadata. When the template changes, the guest is redefined
         from the new template (with its UUID and MACs), at the next boot.
+      - It is C(no_log), as it may hold a console password.
     type: str
   restart_if_required:
     description:
@@ -375,7 +385,9 @@ options:
       memory:
         description:
           - The memory of the guest in MiB (libvirt's C(currentMemory)).
-          - Any value up to O(guests[].max_memory) is applied to a running guest through the balloon driver.
+          - Any value up to the O(guests[].max_memory) the guest runs with is applied to a running guest
+            through the balloon driver. Above it (for example while a larger O(guests[].max_memory) waits for
+            the reboot) the change is applied at the next boot.
         type: int
         default: 1024
       max_memory:
@@ -506,11 +518,18 @@ options:
           - A cloud-init NoCloud seed. It is built on the host with C(genisoimage) as a small ISO labelled
             C(cidata) and attached as a SATA CD-ROM after the listed disks.
           - The ISO is rebuilt when its content changes, which takes effect at the next boot.
+          - The ISO is readable only by root and the QEMU user (mode 0640, group C(libvirt-qemu) or C(qemu);
+            0600 and libvirt's dynamic ownership where neither group exists). A seed written world-readable by
+            an older version is restricted on the next run.
+          - The diff shows a digest of the seed files (C(seed)), never their content.
         type: dict
         suboptions:
           user_data:
             description:
               - The user-data. A string is used as written; a dict becomes C(#cloud-config).
+              - It may hold passwords and keys, so it is C(no_log). It never shows in the module's invocation,
+                result or diff, nor in the host's log; every string in it is masked wherever it would appear
+                in the output, except the guest names and parts of them.
             type: raw
           meta_data:
             description:
@@ -549,6 +568,7 @@ options:
             structured options are written on top of it; everything else in it is kept as given.
           - A digest of it is kept in the ownership metadata. When the template changes, the guest is
             redefined from the new template (with its UUID and MACs), at the next boot.
+          - It is C(no_log), as it may hold a console password.
         type: str
       restart_if_required:
         description:

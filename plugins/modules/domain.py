@@ -15,8 +15,9 @@ description:
     libvirt's inactive XML, both read the same way. Everything else in the guest's XML (PCI addresses,
     controllers, devices added by hand) is kept.
   - "Each difference is classified by when it can take effect on a running guest.
-    B(live): memory up to O(max_memory), more vCPUs up to O(max_vcpus), adding or removing a NIC or a
-    hotpluggable disk; applied to the running guest and to its persistent config.
+    B(live): memory up to O(max_memory), more vCPUs up to O(max_vcpus) (the limits the guest runs with, not
+    a pending new value), adding or removing a NIC or a hotpluggable disk; applied to the running guest and
+    to its persistent config.
     B(next boot): everything else, such as O(max_memory), O(max_vcpus), O(cpu), a machine type version,
     O(domain_type), kernel, changed NICs and disks; the persistent config is updated and
     RV(reboot_required) is returned. The guest is only restarted with O(restart_if_required=true).
@@ -24,6 +25,8 @@ description:
     PCI topologies and libvirt refuses the redefine); the task fails and explains, unless O(recreate=true)."
   - Guests it creates carry an ownership marker in libvirt's C(<metadata>); guests without it are only
     changed or removed with O(force=true).
+  - One run holds the guest's lock from reading its state to its last action, so two runs on one guest take
+    turns; a run that waits longer than 120 seconds fails and names the process holding the lock.
   - Stopping is graceful, an ACPI shutdown request, then up to O(shutdown_timeout) seconds of waiting.
     A guest that is still running is powered off only with O(force_stop=true).
   - To manage all guests of a host in one call, use M(openblade.kvm.guests), which is much faster than
@@ -166,7 +169,10 @@ from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection 
     require_libraries,
 )
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.resources import DomainResource
-from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.spec import domain_argument_spec
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.spec import (
+    domain_argument_spec,
+    names_are_not_secret,
+)
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import run_module
 from ansible_collections.openblade.kvm.plugins.module_utils._runner import Runner
 
@@ -174,6 +180,7 @@ from ansible_collections.openblade.kvm.plugins.module_utils._runner import Runne
 def main():
     module = AnsibleModule(argument_spec=domain_argument_spec(), supports_check_mode=True)
     require_libraries(module)
+    names_are_not_secret(module)
     run_module(module, lambda m: DomainResource(Hypervisor(m.params["uri"]), Runner(m), m.params))
 
 

@@ -15,6 +15,8 @@ description:
     module invocation over one libvirt connection.
   - Nothing is changed unless every guest of the list validates and plans cleanly, so one bad entry
     does not leave a host half-applied.
+  - The locks of all its guests (the pruned ones included) are taken in name order before anything is read,
+    and held to the last action, so two batches naming the same guests take turns and cannot deadlock.
   - With O(prune=true), guests that carry our ownership marker for the same O(cluster) but are no
     longer listed are removed, gracefully and with the same refusals as O(guests[].state=absent).
     Guests without the marker (created by hand or by other tools) are never touched.
@@ -142,7 +144,10 @@ from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection 
     require_libraries,
 )
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.resources import GuestsResource
-from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.spec import guests_argument_spec
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.spec import (
+    guests_argument_spec,
+    names_are_not_secret,
+)
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import run_module
 from ansible_collections.openblade.kvm.plugins.module_utils._runner import Runner
 
@@ -150,6 +155,7 @@ from ansible_collections.openblade.kvm.plugins.module_utils._runner import Runne
 def main():
     module = AnsibleModule(argument_spec=guests_argument_spec(), supports_check_mode=True)
     require_libraries(module)
+    names_are_not_secret(module)
     run_module(module, lambda m: GuestsResource(Hypervisor(m.params["uri"]), Runner(m), m.params))
 
 

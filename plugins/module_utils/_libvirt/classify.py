@@ -8,6 +8,7 @@ change                                  class for a running (or paused) guest
 ======================================  =========================================================
 memory (current), new value <= max      live: balloon, applied to the guest and its config
 vcpus, more but <= max_vcpus            live: vCPU hotplug
+(max = the limit the guest runs with)
 vcpus, fewer                            next boot (unplug needs the guest's cooperation)
 NIC added or removed                    live: hotplug
 disk added or removed (virtio/scsi/usb) live: hotplug; on sata/ide buses next boot
@@ -23,6 +24,11 @@ machine family (i440fx <-> q35)         impossible: the PCI topology differs and
 firmware (bios <-> uefi)                impossible: an installed guest boots through its
                                         firmware's loader and would not come up
 ======================================  =========================================================
+
+The limits of a live change are the running guest's (its live XML), not the persistent
+config's: after a change that waits for a reboot (say max_memory 192 -> 256 MiB), the
+guest still runs with 192 MiB at most, so 224 MiB is a next-boot change, not a balloon
+request libvirt would refuse after the config was already written.
 
 ``domain_type`` (kvm <-> qemu) is a next-boot change: libvirt accepts the redefine and
 the guest sees the same virtual hardware, only slower or faster.  Impossible changes
@@ -90,8 +96,13 @@ class Change:
         return f"Change({self.label}, {self.when})"
 
 
-def classify(current, desired):
-    """Changes turning ``current`` into ``desired``, over the keys ``desired`` holds."""
+def classify(current, desired, running=None):
+    """Changes turning ``current`` into ``desired``, over the keys ``desired`` holds.
+
+    ``running`` is the live XML's fields of a running guest: live changes are judged
+    against what it runs with (defaults to ``current``).
+    """
+    limits = running if running is not None else current
     changes = []
     for field in FIELD_ORDER:
         if field not in desired or desired[field] == current.get(field):
@@ -102,12 +113,12 @@ def classify(current, desired):
         elif field == "nics":
             changes += _device_changes(field, before or [], after, "mac", lambda nic: True)
         else:
-            when, why = _scalar_class(field, before, after, current)
+            when, why = _scalar_class(field, before, after, limits)
             changes.append(Change(field, before, after, when, why))
     return changes
 
 
-def _scalar_class(field, before, after, current):
+def _scalar_class(field, before, after, limits):
     if field in CONFIG_FIELDS:
         return CONFIG, None
     if field in NEXT_BOOT_FIELDS:
@@ -120,11 +131,12 @@ def _scalar_class(field, before, after, current):
         return NEXT_BOOT, None
     if field == "memory":
         # The balloon can move anywhere below the maximum the guest booted with.
-        if current.get("max_memory") is not None and after <= current["max_memory"]:
+        if limits.get("max_memory") is not None and after <= limits["max_memory"]:
             return LIVE, None
         return NEXT_BOOT, None
     if field == "vcpus":
-        if before is not None and before < after <= (current.get("max_vcpus") or 0):
+        running = limits.get("vcpus")
+        if running is not None and running < after <= (limits.get("max_vcpus") or 0):
             return LIVE, None
         return NEXT_BOOT, None
     return NEXT_BOOT, None

@@ -92,6 +92,15 @@ class Hypervisor:
                 return None
             raise LibvirtFailure(f"look up guest {name}: {_message(exc)}") from None
 
+    def network_exists(self, name):
+        try:
+            self.conn.networkLookupByName(name)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_NETWORK:
+                return False
+            raise LibvirtFailure(f"look up network {name}: {_message(exc)}") from None
+        return True
+
     def domains(self):
         return self._call("list guests", self.conn.listAllDomains, 0)
 

@@ -15,12 +15,15 @@ For one guest:
    hotplug, start, graceful stop, undefine.
 
 Everything is decided while planning, so check mode reports exactly what a real run
-does.  Each action runs under the guest's lock, so two runs never interleave on it.
+does.  The resources hold the lock of every guest they touch from observe to the last
+action (:func:`guest_locks`), so two runs never plan from the same view of a guest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import model, seed
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.classify import (
@@ -40,6 +43,23 @@ from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import Re
 
 LOCK_KIND = "domain"
 LOCK_TIMEOUT = 120
+
+
+@contextlib.contextmanager
+def guest_locks(names, lock_dir=None, timeout=None):
+    """Hold the locks of the guests ``names`` for the whole block.
+
+    Sorted, so two batches naming the same guests take them in the same order and cannot
+    deadlock; one deadline for all of them, so the whole wait stays bounded.  A timeout
+    names the guest and the PID that holds it (see ``_lock``).
+    """
+    kwargs = {"lock_dir": lock_dir} if lock_dir else {}
+    deadline = time.monotonic() + (LOCK_TIMEOUT if timeout is None else timeout)
+    with contextlib.ExitStack() as stack:
+        for name in sorted(set(names)):
+            remaining = max(0.0, deadline - time.monotonic())
+            stack.enter_context(resource_lock(LOCK_KIND, name, timeout=remaining, **kwargs))
+        yield
 
 
 class Outcome:
@@ -78,10 +98,11 @@ class Outcome:
 class Observed:
     """A guest as libvirt has it."""
 
-    def __init__(self, dom, root, fields, state, autostart, pending):
+    def __init__(self, dom, root, fields, state, autostart, pending, live=None):
         self.dom = dom
         self.root = root          # the inactive XML, parsed
         self.fields = fields      # every managed field of it
+        self.live = live          # the managed fields of the running guest (None when it is off)
         self.state = state
         self.autostart = autostart
         self.pending = pending    # persistent config ahead of the running guest
@@ -96,22 +117,22 @@ def observe_guest(hypervisor, dom, keys=None):
     fields = model.read_fields(root)
     state = hypervisor.state(dom)
     pending = False
+    live = None
     if state in (RUNNING, PAUSED):
         live = model.read_fields(model.parse(hypervisor.live_xml(dom)))
         pending = pending_reboot(live, fields, keys) if keys else pending_reboot(live, fields)
-    return Observed(dom, root, fields, state, hypervisor.autostart(dom), pending)
+    return Observed(dom, root, fields, state, hypervisor.autostart(dom), pending, live)
 
 
 class GuestReconciler:
     """Observe, plan and (through the plan's actions) apply one guest."""
 
-    def __init__(self, hypervisor, runner, spec, lock_dir=None):
+    def __init__(self, hypervisor, runner, spec):
         self.hv = hypervisor
         self.runner = runner
         self.spec = spec
         self.params = spec.params
         self.name = spec.name
-        self.lock_dir = lock_dir
         self.observed = None
         self.dom = None
         self.outcome = Outcome(spec.name)
@@ -173,8 +194,10 @@ class GuestReconciler:
         if self.spec.state == "absent":
             self._plan_absent(plan)
         elif self.observed is None:
+            self._warn_missing(plan)
             self._plan_create(plan, desired)
         else:
+            self._warn_missing(plan)
             self._plan_update(plan, current, desired)
         outcome.actions = plan.descriptions()[first:]
         if desired is not None:
@@ -187,11 +210,24 @@ class GuestReconciler:
         return outcome
 
     def _add(self, plan, description, function):
-        def locked():
-            kwargs = {"lock_dir": self.lock_dir} if self.lock_dir else {}
-            with resource_lock(LOCK_KIND, self.name, timeout=LOCK_TIMEOUT, **kwargs):
-                return function()
-        plan.add(description, locked)
+        plan.add(description, function)
+
+    def _warn_missing(self, plan):
+        """Name the disks and networks that do not exist (yet).
+
+        In check mode they are usually what an earlier task of the same play would create
+        (a clone, a partition's network); the plan is the same either way, but the guest
+        cannot start without them, so the result says what it assumed.
+        """
+        for disk in self._fields["disks"]:
+            if disk["path"] != self.spec.seed_path and not os.path.exists(disk["path"]):
+                plan.warn(f"guest {self.name}: disk {disk['path']} does not exist (yet); this plan assumes "
+                          "an earlier task creates it, and the guest cannot start without it")
+        for nic in self._fields["nics"]:
+            if nic["partition"] and not self.hv.network_exists(nic["partition"]):
+                plan.warn(f"guest {self.name}: libvirt network {nic['partition']} (a partition) is not "
+                          "defined (yet); this plan assumes an earlier task defines it, and the guest "
+                          "cannot start without it")
 
     def _plan_create(self, plan, desired):
         if self.spec.seed_files is not None:
@@ -217,7 +253,9 @@ class GuestReconciler:
                 "metadata); refusing to change it. Set force: true to take it over.",
                 guest=self.name)
         desired_fields = {key: desired[key] for key in self._keys}
-        changes = classify(observed.fields, desired_fields)
+        # Live changes are judged against the limits the guest runs with, which a change
+        # waiting for its reboot has already moved away from in the persistent config.
+        changes = classify(observed.fields, desired_fields, running=observed.live)
         outcome.changes = changes
         impossible = [change for change in changes if change.when == IMPOSSIBLE]
         impossible_labels = ", ".join(change.label for change in impossible)
@@ -232,6 +270,10 @@ class GuestReconciler:
                 observed.fields["seed"] != desired["seed"] or not os.path.exists(self.spec.seed_path)):
             self._add(plan, f"build cloud-init seed {self.spec.seed_path} for {self.name}",
                       self._build_seed)
+        elif self.spec.seed_files is not None and seed.exposed(self.spec.seed_path):
+            # A seed written before seeds were closed to other users (mode 0644).
+            self._add(plan, f"restrict cloud-init seed {self.spec.seed_path} of {self.name} to root and "
+                      "the QEMU user", lambda: seed.restrict(self.spec.seed_path))
         if impossible:
             flags = self._refuse_if_unsafe_to_undefine("recreate")
             self._add(plan, f"recreate {self.name}: undefine (keeping disks and NVRAM) and define "

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import spec as guest_spec
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.guest import (
     GuestReconciler,
+    guest_locks,
     observe_guest,
 )
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import Plan, ReadOnlyResource, Resource
@@ -24,7 +25,11 @@ class DomainResource(Resource):
 
     def __init__(self, hypervisor, runner, params, lock_dir=None):
         spec = guest_spec.GuestSpec(params, params["cluster"])
-        self.guest = GuestReconciler(hypervisor, runner, spec, lock_dir=lock_dir)
+        self.guest = GuestReconciler(hypervisor, runner, spec)
+        self.lock_dir = lock_dir
+
+    def lock(self):
+        return guest_locks([self.guest.name], self.lock_dir)
 
     def observe(self):
         return self.guest.observe()
@@ -66,10 +71,19 @@ class GuestsResource(Resource):
         self.guests = [self._reconciler(guest) for guest in params["guests"]]
         self.listed = set(names)
         self.prune = params["prune"]
+        self.pruned = []
 
     def _reconciler(self, guest_params):
         spec = guest_spec.GuestSpec(guest_params, self.cluster)
-        return GuestReconciler(self.hv, self.runner, spec, lock_dir=self.lock_dir)
+        return GuestReconciler(self.hv, self.runner, spec)
+
+    def lock(self):
+        """Every guest this run may touch, listed or to be pruned, locked before observe."""
+        if self.prune:
+            self.pruned = [self._reconciler(dict(guest_spec.option_defaults(), name=name, state="absent",
+                                                 **self.prune_flags))
+                           for name in self._prunable()]
+        return guest_locks([guest.name for guest in self.guests + self.pruned], self.lock_dir)
 
     def observe(self):
         current = {}
@@ -77,24 +91,24 @@ class GuestsResource(Resource):
             view = guest.observe()
             if view is not None:
                 current[guest.name] = view
-        if self.prune:
-            for guest in self._prunable():
-                current[guest.name] = guest.observe()
+        # Seen again under the locks: one that is gone or no longer ours is left alone.
+        kept = []
+        for guest in self.pruned:
+            view = guest.observe()
+            if view is not None and self._ours(guest.observed.fields):
+                current[guest.name] = view
+                kept.append(guest)
+        self.pruned = kept
+        self.guests += kept
         return current
 
+    def _ours(self, fields):
+        return fields["managed"] and fields["cluster"] == self.cluster
+
     def _prunable(self):
-        """Reconcilers (state absent) for our guests of this cluster that are not listed."""
-        found = []
-        for dom in self.hv.domains():
-            name = dom.name()
-            if name in self.listed:
-                continue
-            fields = observe_guest(self.hv, dom, keys=()).fields
-            if fields["managed"] and fields["cluster"] == self.cluster:
-                params = dict(guest_spec.option_defaults(), name=name, state="absent", **self.prune_flags)
-                found.append(self._reconciler(params))
-        self.guests += found
-        return found
+        """Names of our guests of this cluster that are not listed."""
+        return [dom.name() for dom in self.hv.domains()
+                if dom.name() not in self.listed and self._ours(observe_guest(self.hv, dom, keys=()).fields)]
 
     def desired(self, current):
         desired = {}

@@ -8,18 +8,27 @@ genisoimage stamps the build time into the image, so two builds of the same seed
 differ byte for byte.  We therefore compare a digest of the *inputs*, recorded in the
 guest's ownership metadata, and rebuild the ISO only when they change (or the file is
 gone).
+
+A seed holds the user data, passwords and keys included, so it is closed to other local
+users: mode 0640, owned by root and the QEMU user's group (``libvirt-qemu`` on Debian,
+``qemu`` elsewhere), so QEMU can read it whether or not libvirt's dynamic ownership is
+on.  With no such group it is 0600 and relies on dynamic ownership, which hands a disk
+to the QEMU user when the guest starts.
 """
 
 from __future__ import annotations
 
+import grp
 import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 
 SEED_DIR = "/var/lib/libvirt/boot"
 VOLUME_ID = "cidata"  # the label cloud-init's NoCloud datasource looks for
+QEMU_GROUPS = ("libvirt-qemu", "qemu")  # Debian's, then Fedora's and upstream's default
 
 
 def default_iso_path(name):
@@ -73,8 +82,34 @@ def build_seed_iso(runner, files, iso_path):
         staged = os.path.join(workdir, "seed.iso")
         runner.run(["genisoimage", "-output", staged, "-volid", VOLUME_ID, "-joliet", "-rock",
                     "-quiet"] + [os.path.join(workdir, file_name) for file_name in sorted(files)])
-        # QEMU runs as an unprivileged user and only needs to read the seed.
-        os.chmod(staged, 0o644)
+        restrict(staged)  # before the rename: the seed is never readable by others, not even briefly
         os.replace(staged, iso_path)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _qemu_gid():
+    for name in QEMU_GROUPS:
+        try:
+            return grp.getgrnam(name).gr_gid
+        except KeyError:
+            continue
+    return None
+
+
+def restrict(path):
+    """Root and the QEMU user may read the seed, nobody else (see the module docstring)."""
+    gid = _qemu_gid()
+    if gid is not None and os.geteuid() == 0:
+        os.chown(path, 0, gid)
+        os.chmod(path, 0o640)
+    else:
+        os.chmod(path, 0o600)
+
+
+def exposed(path):
+    """Whether users other than its owner and group can read the seed at ``path``."""
+    try:
+        return bool(os.stat(path).st_mode & stat.S_IRWXO)
+    except FileNotFoundError:
+        return False

@@ -41,8 +41,10 @@ NIC_SPEC = dict(
     mac=dict(type="str"),
 )
 
+# user_data carries passwords and keys: no_log keeps it out of the invocation, the result
+# and the target's log (the diff only ever shows the seed's digest).
 CLOUD_INIT_SPEC = dict(
-    user_data=dict(type="raw"),
+    user_data=dict(type="raw", no_log=True),
     meta_data=dict(type="raw"),
     network_config=dict(type="raw"),
     iso_path=dict(type="path"),
@@ -76,7 +78,7 @@ GUEST_SPEC = dict(
     serial_log=dict(type="path"),
     autostart=dict(type="bool"),
     description=dict(type="str"),
-    xml=dict(type="str"),
+    xml=dict(type="str", no_log=True),  # a template may hold a VNC or SPICE password
     restart_if_required=dict(type="bool", default=False),
     recreate=dict(type="bool", default=False),
     force=dict(type="bool", default=False),
@@ -106,6 +108,21 @@ def guests_argument_spec():
         prune_shutdown_timeout=dict(type="int", default=120),
     )
     return spec
+
+
+def names_are_not_secret(module):
+    """Let the guests' names show in the result although user data holds them too.
+
+    Ansible hides every string of a no_log option wherever it appears in the result, even
+    inside other strings.  The cluster plan puts each guest's name into its user data (as
+    its hostname), and user data often holds short words such as a user called "ops":
+    every action would read "define ********" or "define ********1".  A name, and any
+    part of one, is in the result by design, so it is not hidden; everything else stays so.
+    """
+    params = module.params
+    names = [guest["name"] for guest in params["guests"]] if "guests" in params else [params["name"]]
+    module.no_log_values.difference_update(
+        {value for value in module.no_log_values if any(value in name for name in names)})
 
 
 def option_defaults():
