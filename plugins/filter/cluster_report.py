@@ -18,11 +18,11 @@ description:
   - Turns what M(openblade.kvm.hypervisor_info), M(openblade.kvm.lvm_info) and M(openblade.kvm.domain_info) found on every blade into the
     capacity-planning tables operations teams otherwise keep by hand, as Markdown or as a self-contained HTML page
     (inline CSS, no external assets, every value HTML-escaped).
-  - The HTML page draws three pictures as inline SVG, without JavaScript or any external reference, each with a C(<title>) and text labels
-    (element ids C(report-capacity), C(report-placement) and C(report-partition-map)):
-    capacity bars per blade (vCPU and memory use, thin pool data and metadata use, overcommit) with the capacity or threshold marked;
-    the placement, blades as columns and guests as blocks sized by memory, coloured by partition, with anti-affinity groups outlined;
-    and the partition map, which partitions each blade carries and which guests sit on each.
+  - The HTML page draws three pictures as inline SVG, without JavaScript or any external reference, each with a C(<title>) and text labels,
+    with the element ids C(report-capacity), C(report-placement) and C(report-partition-map).
+  - The capacity bars show per blade vCPU and memory use, thin pool data and metadata use and overcommit, with the capacity or threshold marked.
+    The placement shows blades as columns and guests as blocks sized by memory, coloured by partition, with anti-affinity groups outlined.
+    The partition map shows which partitions each blade carries and which guests sit on each.
   - Per blade, vCPUs allocated to guests against the blade's cores times C(cpu_ratio), and guest memory against its RAM minus C(memory_reserve_mib),
     the same capacity rules as the P(openblade.kvm.place#filter) filter.
     Guests count whether they run or not, because a stopped guest may start at any time.
@@ -214,12 +214,13 @@ DEFAULT_EXTENT = 4 * 1024 ** 2
 
 
 def _allocation_slack(pool):
-    """How far below a declared size LVM's own rounding puts a pool sized for it.
+    """How far below a declared size LVM's own allocation may put a pool sized for it.
 
-    A pool sized as a share of its VG (``90%VG``) loses up to one allocation unit to
-    rounding down (an extent, or a chunk where chunks are larger), and lvm2 takes the
-    pool's metadata LV and its spare (``lvol0_pmspare``) out of that same share: the
-    data LV that ``lvs`` shows as ``size`` is smaller than the share by all of that.
+    LVM allocates whole extents (or chunks, where those are larger): a pool sized as a
+    share of its VG loses up to one unit to rounding down (inventories/lab: 90% of 5119
+    extents is 4607.1, so the data LV is 4607 extents, 4 MiB short of 18 GiB).  A pool
+    sized to fill its VG leaves room for its metadata LV and the spare (``lvol0_pmspare``)
+    of the same size: the data LV that ``lvs`` shows as ``size`` is smaller by both.
     """
     unit = max(_num(pool.get("extent_size")) or DEFAULT_EXTENT, _num(pool.get("chunk_size")) or 0)
     return unit + 2 * (_num(pool.get("metadata_size")) or 0)
@@ -237,9 +238,8 @@ def _gib(nbytes, declared):
 def _pool_shortfall(pool_gib, pools):
     """The problem when the largest thin pool is really smaller than pool_gib, else None.
 
-    Compared in bytes, with the pool's allocation slack: ``pool_gib: 18`` on the lab's
-    ``90%VG`` of a 20 GiB disk is an 17.96 GiB data LV, all of 18 GiB once its metadata,
-    spare and rounding are counted, so it is no shortfall.
+    Compared in bytes with the pool's allocation slack: ``pool_gib: 18`` on the lab's
+    ``90%VG`` of a 20 GiB disk (a 17.996 GiB data LV, ``lvs``: ``<18.00g``) is no shortfall.
     """
     sized = [(size, pool) for pool in pools if (size := _num(pool.get("size"))) is not None]
     if not pool_gib or not sized:

@@ -264,10 +264,11 @@ def test_a_declared_capacity_within_what_the_blade_has_is_no_problem(declared):
 # --- the pool_gib comparison ------------------------------------------------------------------
 
 MIB = 1024 ** 2
-# inventories/lab on a lab blade (lab/blades.py: a 20G data disk, storage_pools size 90%VG),
-# as lvm2 2.03.16 created it: 5119 extents of 4 MiB in vg_guests, a 90%VG thin pool whose data
-# LV is 4603 extents (17.98 GiB) beside an 8 MiB metadata LV and its 8 MiB spare.
-LAB_POOL = {"size": 4603 * 4 * MIB, "metadata_size": 8 * MIB}
+# inventories/lab on a lab blade, as lvs reports it (lvm2 2.03.16; lab/blades.py's 20G data
+# disk; storage_pools size 90%VG): vg_guests has 5119 extents of 4 MiB, 90% of them is 4607.1,
+# so the thin pool's data LV is 4607 extents, 17.996 GiB (lvs: "<18.00g"), one extent short
+# of pool_gib 18; its metadata LV and the spare (lvol0_pmspare) are 20 MiB each.
+LAB_POOL = {"size": 19323158528, "metadata_size": 20 * MIB}
 
 
 def declared_pool_problems(pool_gib, **pool_fields):
@@ -280,13 +281,16 @@ def declared_pool_problems(pool_gib, **pool_fields):
 
 def test_the_lab_pool_of_90_percent_of_20_gib_meets_its_declared_18_gib():
     # Before the fix: "declares pool_gib 18, the largest thin pool here is 18.0 GiB".
+    assert LAB_POOL["size"] == 4607 * 4 * MIB
     assert declared_pool_problems(18, **LAB_POOL) == []
+    # The slack is one extent plus the two metadata LVs, to the byte.
+    assert declared_pool_problems(18, size=18 * GIB - 44 * MIB, metadata_size=20 * MIB) == []
 
 
 @pytest.mark.parametrize("size, metadata, shown", [
-    (16 * GIB, 8 * MIB, "16.0"),  # a pool 2 GiB short
-    (4603 * 4 * MIB - 8 * MIB, 0, "17.97"),  # past the slack: shown with the decimals that differ from 18
-    (18 * GIB - 13 * MIB, 4 * MIB, "17.99"),  # 1 MiB more than one extent and two metadata LVs short
+    (16 * GIB, 20 * MIB, "16.0"),  # a pool 2 GiB short
+    (18 * GIB - 45 * MIB, 20 * MIB, "17.96"),  # 1 MiB past one extent and two 20 MiB metadata LVs
+    (18 * GIB - 13 * MIB, 4 * MIB, "17.99"),  # shown with the decimals that tell it from 18
 ])
 def test_a_real_pool_shortfall_is_a_problem_shown_in_gib_that_differ_from_pool_gib(size, metadata, shown):
     [problem] = declared_pool_problems(18, size=size, metadata_size=metadata)
