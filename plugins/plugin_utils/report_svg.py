@@ -109,28 +109,30 @@ def _rect(x, y, width, height, fill, extra=""):
 TRACK_W, ROW_H, BAR_H, CHAR_W = 380, 22, 14, 7  # CHAR_W: a generous 12px sans-serif character
 
 
-def _bar(blade, bar, x, y):
+def _bar(blade, meter, x, y):
     """One bar row; ``x`` is where the track starts, after the label column."""
-    where = f"{blade}: {bar.label}: {bar.text}" + (f", {bar.limit_text}" if bar.limit is not None else "")
-    if bar.flagged:
+    where = f"{blade}: {meter.label}: {meter.text}"
+    if meter.limit is not None:
+        where += f", {meter.limit_text}"
+    if meter.flagged:
         where += " (over the limit)"
-    out = [f'<g class="bar{" over" if bar.flagged else ""}">', f"<title>{esc(where)}</title>",
-           _text(0, y + BAR_H - 2, bar.label), _rect(x, y, TRACK_W, BAR_H, TRACK)]
-    if bar.value is not None and bar.scale > 0:
-        width = min(max(bar.value, 0), bar.scale) / bar.scale * TRACK_W
-        out.append(_rect(x, y, width, BAR_H, OVER if bar.flagged else OK))
-    if bar.limit is not None and bar.scale > 0:
-        mark = x + min(bar.limit, bar.scale) / bar.scale * TRACK_W
+    out = [f'<g class="bar{" over" if meter.flagged else ""}">', f"<title>{esc(where)}</title>",
+           _text(0, y + BAR_H - 2, meter.label), _rect(x, y, TRACK_W, BAR_H, TRACK)]
+    if meter.value is not None and meter.scale > 0:
+        width = min(max(meter.value, 0), meter.scale) / meter.scale * TRACK_W
+        out.append(_rect(x, y, width, BAR_H, OVER if meter.flagged else OK))
+    if meter.limit is not None and meter.scale > 0:
+        mark = x + min(meter.limit, meter.scale) / meter.scale * TRACK_W
         out.append(f'<line class="limit" x1="{_n(mark)}" y1="{_n(y - 3)}" x2="{_n(mark)}" '
                    f'y2="{_n(y + BAR_H + 3)}" stroke="{MARK}" stroke-width="2"/>')
-    words = bar.text + (f" ({bar.limit_text})" if bar.limit is not None else "")
-    out += [_text(x + TRACK_W + 10, y + BAR_H - 2, ("\u26a0 " if bar.flagged else "") + words,
-                  extra=' font-weight="bold" fill="#8a1111"' if bar.flagged else ""), "</g>"]
+    words = meter.text + (f" ({meter.limit_text})" if meter.limit is not None else "")
+    out += [_text(x + TRACK_W + 10, y + BAR_H - 2, ("\u26a0 " if meter.flagged else "") + words,
+                  extra=' font-weight="bold" fill="#8a1111"' if meter.flagged else ""), "</g>"]
     return out
 
 
 def capacity_svg(view):
-    labels = [len(bar.label) for blade in view.blades for bar in blade.bars]
+    labels = [len(meter.label) for blade in view.blades for meter in blade.bars]
     x = CHAR_W * max(labels + [8]) + 12
     body = [_rect(0, 4, 12, 12, OK), _text(18, 14, "within its limit"), _rect(140, 4, 12, 12, OVER),
             _text(158, 14, "over its limit"),
@@ -143,8 +145,8 @@ def capacity_svg(view):
         if not blade.bars:
             body.append(_text(0, y + BAR_H - 2, "no capacity data"))
             y += ROW_H
-        for bar in blade.bars:
-            body += _bar(blade.name, bar, x, y)
+        for meter in blade.bars:
+            body += _bar(blade.name, meter, x, y)
             y += ROW_H
         y += 18
     return _svg("capacity", x + TRACK_W + 340, y, f"Capacity of {view.title}",
@@ -215,7 +217,7 @@ def placement_svg(view):
     for index, blade in enumerate(view.blades):
         x = AXIS_W + index * (COL_W + COL_GAP)
         used = sum(g.memory for g in blade.guests)
-        over = any(bar.flagged for bar in blade.bars if bar.label == "memory")
+        over = any(meter.flagged for meter in blade.bars if meter.label == "memory")
         body += ['<g class="blade">', _text(x + COL_W / 2, 16, blade.name, "middle", ' font-weight="bold"'),
                  _text(x + COL_W / 2, 30, ("\u26a0 " if over else "") + f"{_n(used)} MiB of "
                        + (f"{_n(blade.memory_capacity)} MiB" if blade.memory_capacity is not None else "?"),

@@ -338,7 +338,7 @@ def titled(root, css_class):
 
 
 def rect(group, index=0):
-    return [r for r in group.iter("rect")][index]
+    return list(group.iter("rect"))[index]
 
 
 def test_the_html_page_holds_three_labelled_pictures_and_no_script_or_network_reference():
@@ -391,7 +391,7 @@ def test_capacity_bars_share_one_scale_per_kind_and_mark_each_limit():
     bars = titled(root, "bar")
     assert len(bars) == 2 * 3 + 3 * 2  # vCPU and memory per blade, data/metadata/overcommit per pool
 
-    def bar(title_start):
+    def meter(title_start):
         [group] = [g for title, g in bars.items() if title.startswith(title_start)]
         track, *fill = group.iter("rect")
         [limit] = [line for line in group.iter("line") if line.get("class") == "limit"]
@@ -400,23 +400,24 @@ def test_capacity_bars_share_one_scale_per_kind_and_mark_each_limit():
 
     # Use bars: one scale up to blade2's 133% memory, so 100% sits at 100/133.3 of the track.
     scale = 8192 / 6144 * 100
-    group, width, limit, _fill = bar("blade1: vCPU: 14 of 32 vCPUs (44%)")
+    group, width, limit, _fill = meter("blade1: vCPU: 14 of 32 vCPUs (44%)")
     assert width == pytest.approx(14 / 32 * 100 / scale * TRACK_W, abs=0.1)
     assert limit == pytest.approx(100 / scale * TRACK_W, abs=0.1)
-    group, width, limit, fill = bar("blade2: memory: 8192 of 6144 MiB (133%), capacity 100% (over the limit)")
+    over = "blade2: memory: 8192 of 6144 MiB (133%), capacity 100% (over the limit)"
+    group, width, limit, fill = meter(over)
     assert width == pytest.approx(TRACK_W, abs=0.1) and fill[0].get("fill") == "#c62828"
     # Pool use: 0..100% with the threshold (an option) marked.
-    group, width, limit, fill = bar("blade1: vg_guests/thinpool data: 41.5% used, threshold 80%")
+    group, width, limit, fill = meter("blade1: vg_guests/thinpool data: 41.5% used, threshold 80%")
     assert (width, limit) == (pytest.approx(0.415 * TRACK_W, abs=0.1), pytest.approx(0.8 * TRACK_W, abs=0.1))
     assert fill[0].get("fill") == "#4a7bd0"
     relaxed = svgs(cluster_report(pictured(), "html", pool_threshold=90))["report-capacity"]
     assert "blade2: vg_guests/thinpool metadata: 85.0% used, threshold 90%" in titled(relaxed, "bar")
     # Overcommit: one scale up to the largest ratio (blade2's 3x), each pool's own maximum marked.
-    group, width, limit, fill = bar("blade1: vg_guests/thinpool overcommit: 1.8x of the pool size, max 2x")
+    group, width, limit, fill = meter("blade1: vg_guests/thinpool overcommit: 1.8x of the pool size, max 2x")
     assert width == pytest.approx(1.8 / 3 * TRACK_W, abs=0.1)
     assert limit == pytest.approx(2 / 3 * TRACK_W, abs=0.1)
     # A blade that sent nothing has empty tracks saying unknown, not zero-length bars.
-    group, width, _limit, _fill = bar("blade3: vCPU: unknown")
+    group, width, _limit, _fill = meter("blade3: vCPU: unknown")
     assert width is None
 
 
@@ -444,7 +445,7 @@ def test_placement_columns_stack_guests_sized_by_memory_and_coloured_by_partitio
     assert heights["db1"] == pytest.approx(2 * heights["web1"], **px)
     assert heights["db1"] == pytest.approx(4 * heights["batch"], **px)
     # Stacked without gaps from the column's bottom, in name order.
-    column = [r for r in blades[0].iter("rect")][0]
+    column = next(blades[0].iter("rect"))
     bottom = float(column.get("y")) + float(column.get("height"))
     ys = [float(rect(blocks[n]).get("y")) for n in ("batch", "db1", "web1")]
     assert ys[0] + heights["batch"] == pytest.approx(bottom, **px)
