@@ -140,9 +140,12 @@ def test_chromium_renders_the_report_with_its_three_pictures_and_no_console_erro
               for g in pictures["report-placement"].iter("g") if g.get("class") == "guest"}
     assert sorted(guests) == sorted(g["name"] for g in cluster.inventory["cluster_guests"])
     assert guests == cluster.placement()
-    web = [guests[g["name"]] for g in cluster.inventory["cluster_guests"] if g.get("anti_affinity") == "web"]
+    web = sorted((guests[g["name"]], g["name"]) for g in cluster.inventory["cluster_guests"]
+                 if g.get("anti_affinity") == "web")
+    assert len({blade for blade, _guest in web}) == 2
     legend = [t.text for t in pictures["report-placement"].iter("text")]
-    assert f"\u2260web: anti-affinity group web, web1 on {web[0]}, web2 on {web[1]}" in legend
+    members = ", ".join(f"{guest} on {blade}" for blade, guest in web)  # in blade order
+    assert f"\u2260web: anti-affinity group web, {members}" in legend
     cells = [g.find("title").text for g in pictures["report-partition-map"].iter("g")
              if g.get("class") == "cell"]
     partitions = [p["name"] for p in cluster.inventory["network_partitions"]]
