@@ -13,6 +13,9 @@ APT_PACKAGES=(
   busybox-static cpio
   # ansible-test sanity's shellcheck test
   shellcheck
+  # the report test renders the HTML report of a real run headless (screenshot, DOM,
+  # console errors): the browser people open the report in, not an HTML parser
+  chromium
   # building libvirt-python into the venv
   libvirt-dev pkg-config gcc python3-dev python3-venv make git
 )

@@ -18,11 +18,17 @@ description:
   - Turns what M(openblade.kvm.hypervisor_info), M(openblade.kvm.lvm_info) and M(openblade.kvm.domain_info) found on every blade into the
     capacity-planning tables operations teams otherwise keep by hand, as Markdown or as a self-contained HTML page
     (inline CSS, no external assets, every value HTML-escaped).
+  - The HTML page draws three pictures as inline SVG, without JavaScript or any external reference, each with a C(<title>) and text labels,
+    with the element ids C(report-capacity), C(report-placement) and C(report-partition-map).
+  - The capacity bars show per blade vCPU and memory use, thin pool data and metadata use and overcommit, with the capacity or threshold marked.
+    The placement shows blades as columns and guests as blocks sized by memory, coloured by partition, with anti-affinity groups outlined.
+    The partition map shows which partitions each blade carries and which guests sit on each.
   - Per blade, vCPUs allocated to guests against the blade's cores times C(cpu_ratio), and guest memory against its RAM minus C(memory_reserve_mib),
     the same capacity rules as the P(openblade.kvm.place#filter) filter.
     Guests count whether they run or not, because a stopped guest may start at any time.
   - Per thin pool, data and metadata use against C(pool_threshold) and overcommit against the pool's C(max_overcommit) tag.
-  - Per guest, state, blade, vCPUs, memory, partitions (from its NICs) and addresses.
+  - Per guest, state, blade, vCPUs, memory, partitions (from its NICs), addresses and anti-affinity group.
+  - Per partition and blade, the guests there; guests on a blade that does not carry their partition are flagged.
   - Every value over its capacity or threshold is flagged with a warning sign and words, in both formats.
     Blades whose information could not be read (an unreachable blade, a failed info module, a missing lvm2)
     are listed as problems instead of stopping the report.
@@ -34,9 +40,14 @@ options:
         C(lvm) (the registered result of M(openblade.kvm.lvm_info)),
         C(guests) (the C(guests) list of M(openblade.kvm.domain_info), null when it could not be read),
         optionally C(problems) (a list of strings) and C(declared) (the blade's C(blade_capacity), which placement uses;
-        the report lists it as a problem where it promises more cores, RAM or thin pool than the blade reports).
+        the report lists it as a problem where it promises more cores, RAM or thin pool than the blade reports;
+        C(pool_gib) is compared with the largest thin pool plus what LVM's own allocation takes from a pool of that size,
+        one extent or chunk of rounding and the pool's metadata and spare metadata volumes)
+        and C(networks) (the names of the blade's active libvirt networks, which are its partitions; null or absent when unknown).
         A failed registered result is reported as a problem; an empty dict stands for a blade that gave no data at all.
       - C(addresses) maps a guest name to a dict of partition name to address.
+      - Optionally C(partitions), the inventory's partition names in order (rows and colours of the partition map), and C(anti_affinity),
+        a dict of guest name to anti-affinity group.
     type: dict
     required: true
   format:
@@ -75,6 +86,7 @@ from dataclasses import dataclass, field
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm.sizes import human
+from ansible_collections.openblade.kvm.plugins.plugin_utils import report_svg
 
 GIB = 1024 ** 3
 WARN = "\u26a0"  # warning sign: visible in a terminal, in a rendered page and in print
@@ -105,6 +117,7 @@ class Report:
     title: str
     lines: list
     tables: list
+    view: report_svg.ClusterView | None = None  # what the HTML page draws
 
     @property
     def flags(self):
@@ -192,13 +205,50 @@ def _declared_problems(declared, facts, lvm):
     if memory is not None and ram is not None and memory > ram * NOMINAL_RAM_SLACK:
         problems.append(f"blade_capacity declares {memory:g} MiB of RAM, the blade has {ram:g} MiB: "
                         "placement counts on memory that is not there")
-    pool_gib = _num(declared.get("pool_gib"))
-    sizes = [_num(pool.get("size")) for pool in lvm.get("thin_pools") or []]
-    largest = max((size for size in sizes if size is not None), default=None)
-    if pool_gib and largest is not None and pool_gib * GIB > largest:
-        problems.append(f"blade_capacity declares pool_gib {pool_gib:g}, the largest thin pool here is "
-                        f"{largest / GIB:.1f} GiB: placement counts on disk that is not there")
-    return problems
+    problem = _pool_shortfall(_num(declared.get("pool_gib")), lvm.get("thin_pools") or [])
+    return problems + ([problem] if problem else [])
+
+
+# lvm2's default extent size: lvm_info reports no extent size, and lvm_thinpool keeps the VG's.
+DEFAULT_EXTENT = 4 * 1024 ** 2
+
+
+def _allocation_slack(pool):
+    """How far below a declared size LVM's own allocation may put a pool sized for it.
+
+    LVM allocates whole extents (or chunks, where those are larger): a pool sized as a
+    share of its VG loses up to one unit to rounding down (inventories/lab: 90% of 5119
+    extents is 4607.1, so the data LV is 4607 extents, 4 MiB short of 18 GiB).  A pool
+    sized to fill its VG leaves room for its metadata LV and the spare (``lvol0_pmspare``)
+    of the same size: the data LV that ``lvs`` shows as ``size`` is smaller by both.
+    """
+    unit = max(_num(pool.get("extent_size")) or DEFAULT_EXTENT, _num(pool.get("chunk_size")) or 0)
+    return unit + 2 * (_num(pool.get("metadata_size")) or 0)
+
+
+def _gib(nbytes, declared):
+    """nbytes in GiB with the fewest decimals (at least 1) that do not print as ``declared``."""
+    for digits in range(1, 5):
+        text = f"{nbytes / GIB:.{digits}f}"
+        if float(text) != declared:
+            return text
+    return text
+
+
+def _pool_shortfall(pool_gib, pools):
+    """The problem when the largest thin pool is really smaller than pool_gib, else None.
+
+    Compared in bytes with the pool's allocation slack: ``pool_gib: 18`` on the lab's
+    ``90%VG`` of a 20 GiB disk (a 17.996 GiB data LV, ``lvs``: ``<18.00g``) is no shortfall.
+    """
+    sized = [(size, pool) for pool in pools if (size := _num(pool.get("size"))) is not None]
+    if not pool_gib or not sized:
+        return None
+    size, pool = max(sized, key=lambda item: item[0])
+    if pool_gib * GIB <= size + _allocation_slack(pool):
+        return None
+    return (f"blade_capacity declares pool_gib {pool_gib:g}, the largest thin pool here is "
+            f"{_gib(size, pool_gib)} GiB: placement counts on disk that is not there")
 
 
 def _blade_numbers(facts, guests, cpu_ratio, reserve):
@@ -251,7 +301,7 @@ def _pool_rows(name, lvm, threshold):
     return rows
 
 
-def _guest_row(guest, blade, addresses):
+def _guest_row(guest, blade, addresses, groups):
     name = str(guest.get("name"))
     partitions = list(dict.fromkeys(
         nic.get("partition") or (f"bridge {nic['bridge']}" if nic.get("bridge") else "?")
@@ -260,7 +310,70 @@ def _guest_row(guest, blade, addresses):
     state = str(guest.get("state", "?")) + (" (reboot pending)" if guest.get("reboot_pending") else "")
     return [Cell(name), Cell(state), Cell(blade), Cell(_show(_num(guest.get("vcpus"))), number=True),
             Cell(_show(_num(guest.get("memory"))), number=True), Cell(", ".join(partitions) or "none"),
-            Cell(", ".join(f"{part} {known[part]}" for part in sorted(known)) or "none")]
+            Cell(", ".join(f"{part} {known[part]}" for part in sorted(known)) or "none"),
+            *([Cell(str(groups.get(name) or ""))] if groups else [])]
+
+
+def _nic_partitions(guest):
+    return tuple(dict.fromkeys(nic["partition"] for nic in guest.get("nics") or [] if nic.get("partition")))
+
+
+def _raw_bars(n, blade_cells, lvm, pool_rows):
+    """(kind, Bar fields) per bar of one blade; flags come from the table cells, so a bar is
+    red exactly where the table shows the warning sign."""
+    def use(label, used, capacity, cell, unit):
+        percent = used / capacity * 100 if None not in (used, capacity) and capacity > 0 else None
+        text = f"{_show(used)} of {_show(capacity)} {unit} ({cell.text})" if percent is not None else "unknown"
+        return "use", dict(label=label, value=percent, limit=100.0, text=text,
+                           limit_text="capacity 100%", flagged=bool(cell.flag))
+    bars = [use("vCPU", n["vcpus"], n["vcpu_capacity"], blade_cells[5], "vCPUs"),
+            use("memory", n["memory"], n["memory_capacity"], blade_cells[9], "MiB")]
+    pools = [] if lvm.get("failed") else lvm.get("thin_pools") or []
+    # Without pools, pool_rows holds one placeholder row and no bar is drawn.
+    for pool, row in zip(pools, pool_rows, strict=False):
+        name = row[1].text
+        for label, key, cell in (("data", "data_percent", row[3]), ("metadata", "metadata_percent", row[4])):
+            bars.append(("pool", dict(label=f"{name} {label}", value=_num(pool.get(key)), limit=None,
+                                      text=cell.text + (" used" if cell.text != "unknown" else ""), limit_text="",
+                                      flagged=bool(cell.flag))))
+        ratio, limit = _num(pool.get("overcommit")), _num(pool.get("max_overcommit"))
+        bars.append(("overcommit", dict(label=f"{name} overcommit", value=ratio, limit=limit,
+                                        text=f"{_show(ratio, 'x')} of the pool size",
+                                        limit_text=f"max {_show(limit, 'x')}", flagged=bool(row[6].flag))))
+    return bars
+
+
+def _bars(raw, threshold):
+    """Bars of every blade, each kind on one scale across the cluster so blades compare."""
+    values = {kind: [b[k] for _n, bars in raw for kd, b in bars if kd == kind for k in ("value", "limit")
+                     if b[k] is not None] for kind in ("use", "pool", "overcommit")}
+    scale = {"use": max([100.0] + values["use"]), "pool": 100.0, "overcommit": max([1.0] + values["overcommit"])}
+    out = {}
+    for name, bars in raw:
+        out[name] = []
+        for kind, fields in bars:
+            if kind == "pool":
+                fields = dict(fields, limit=threshold, limit_text=f"threshold {threshold:g}%")
+            out[name].append(report_svg.Bar(scale=scale[kind], **fields))
+    return out
+
+
+def _partition_cells(view):
+    """The partition map as table rows: per partition and blade, the guests there, flagged
+    where guests sit on a blade that does not carry the partition."""
+    rows = []
+    for partition in view.partitions:
+        row = [Cell(partition)]
+        for blade in view.blades:
+            names = ", ".join(g.name for g in blade.guests if partition in g.partitions)
+            if blade.networks is None:
+                row.append(Cell(names or "unknown"))
+            elif partition in blade.networks:
+                row.append(Cell(names or "carried, no guests"))
+            else:
+                row.append(Cell(names or "not carried", flag="partition not carried here" if names else None))
+        rows.append(row)
+    return rows
 
 
 def build_report(data, pool_threshold=80):
@@ -277,20 +390,42 @@ def build_report(data, pool_threshold=80):
                               "guests running/total"])
     pools = Table("Thin pools", ["blade", "pool", "size", "data used", "metadata used", "virtual size",
                                  "overcommit", "max overcommit"])
-    guests = Table("Guests", ["guest", "state", "blade", "vCPUs", "memory MiB", "partitions", "addresses"],
+    groups = data.get("anti_affinity") or {}
+    # The anti-affinity column only where the inventory has groups: most clusters have none.
+    guests = Table("Guests", ["guest", "state", "blade", "vCPUs", "memory MiB", "partitions", "addresses"]
+                   + (["anti-affinity"] if groups else []),
                    empty="no guests")
     problems = Table("Problems", ["blade", "problem"], empty="none")
-    numbers, guest_rows = [], []
+    numbers, guest_rows, raw_bars, view_blades = [], [], [], []
     for name in sorted(data.get("blades") or {}):
-        facts, lvm, blade_guests, found = _blade_facts(data["blades"][name])
+        blade = data["blades"][name]
+        facts, lvm, blade_guests, found = _blade_facts(blade)
         numbers.append(_blade_numbers(facts, blade_guests, cpu_ratio, reserve))
         blades.rows.append(_blade_cells(name, facts.get("virt_type") or "?", numbers[-1]))
-        pools.rows += _pool_rows(name, lvm, threshold)
+        blade_pools = _pool_rows(name, lvm, threshold)
+        pools.rows += blade_pools
+        raw_bars.append((name, _raw_bars(numbers[-1], blades.rows[-1], lvm, blade_pools)))
         guest_rows += [(str(g.get("name")), name, g) for g in blade_guests or ()]
         problems.rows += [[Cell(name), Cell(str(problem))] for problem in found]
+        networks = (blade or {}).get("networks")
+        view_blades.append(report_svg.Blade(
+            name, memory_capacity=numbers[-1]["memory_capacity"],
+            networks=None if networks is None else frozenset(str(n) for n in networks),
+            guests=[report_svg.Guest(str(g.get("name")), _num(g.get("memory")) or 0, _num(g.get("vcpus")),
+                                     _nic_partitions(g), groups.get(str(g.get("name"))), str(g.get("state", "?")))
+                    for g in sorted(blade_guests or (), key=lambda g: str(g.get("name")))]))
     if len(numbers) > 1:
         blades.footer = _blade_cells("cluster total", "", _total(numbers))
-    guests.rows = [_guest_row(g, blade, addresses) for _name, blade, g in sorted(guest_rows, key=lambda r: r[:2])]
+    guests.rows = [_guest_row(g, blade, addresses, groups)
+                   for _name, blade, g in sorted(guest_rows, key=lambda r: r[:2])]
+    bars = _bars(raw_bars, threshold)
+    for blade in view_blades:
+        blade.bars = bars[blade.name]
+    declared = [str(p) for p in data.get("partitions") or []]
+    used = sorted({p for b in view_blades for g in b.guests for p in g.partitions} - set(declared))
+    view = report_svg.ClusterView(str(data.get("cluster", "default")), view_blades, declared + used)
+    partition_map = Table("Partition map", ["partition"] + [b.name for b in view_blades],
+                          _partition_cells(view), empty="no partitions")
     running = sum(1 for *_where, g in guest_rows if g.get("state") == "running")
     lines = [
         f"Cluster {data.get('cluster', 'default')}, generated {data.get('generated', 'at an unknown time')}.",
@@ -300,7 +435,8 @@ def build_report(data, pool_threshold=80):
         f"Guests count whether running or not. Thin pool use is flagged above {threshold:g}%, "
         "overcommit above the pool's max_overcommit.",
     ]
-    report = Report(f"Cluster report: {data.get('cluster', 'default')}", lines, [blades, pools, guests, problems])
+    report = Report(f"Cluster report: {data.get('cluster', 'default')}", lines,
+                    [blades, pools, guests, partition_map, problems], view)
     flags = report.flags
     report.lines.append(f"{WARN} {_count(flags, 'flagged value')}: over capacity, over threshold or unknown."
                         if flags else "No value is over its capacity or threshold.")
@@ -324,6 +460,8 @@ def _md_cell(cell):
 def render_markdown(report):
     out = [f"# {_md_text(report.title)}", ""]
     out += [line for text in report.lines for line in (_md_text(text), "")]
+    if report.view:
+        out += ["The HTML report draws the capacity bars, the placement and the partition map as pictures.", ""]
     for table in report.tables:
         out += [f"## {table.title}", ""]
         if not table.rows:
@@ -347,6 +485,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.flag { background: #fde2e1; color: #8a1111; font-weight: bold; }
 tfoot td { font-weight: bold; border-top: 2px solid #555; }
 p.empty { font-style: italic; }
+figure { margin: 0 0 2em 0; overflow-x: auto; }
 """.strip()
 
 
@@ -365,6 +504,9 @@ def render_html(report):
            f"<title>{esc(report.title)}</title>", f"<style>\n{CSS}\n</style>", "</head>", "<body>",
            f"<h1>{esc(report.title)}</h1>"]
     out += [f"<p>{esc(text)}</p>" for text in report.lines]
+    # The pictures first (what one looks at), then the tables with every figure.
+    for heading, svg in report_svg.pictures(report.view) if report.view else ():
+        out += [f'<h2>{esc(heading)}</h2>', '<figure>', svg, '</figure>']
     for table in report.tables:
         out.append(f"<h2>{esc(table.title)}</h2>")
         if not table.rows:

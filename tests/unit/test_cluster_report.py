@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from xml.etree import ElementTree
 
 import pytest
 from ansible.errors import AnsibleFilterError
@@ -258,3 +259,248 @@ def test_a_declared_capacity_within_what_the_blade_has_is_no_problem(declared):
     data = cluster()
     data["blades"]["blade1"]["declared"] = declared
     assert "blade_capacity" not in cluster_report(data, "markdown")
+
+
+# --- the pool_gib comparison ------------------------------------------------------------------
+
+MIB = 1024 ** 2
+# inventories/lab on a lab blade, as lvs reports it (lvm2 2.03.16; lab/blades.py's 20G data
+# disk; storage_pools size 90%VG): vg_guests has 5119 extents of 4 MiB, 90% of them is 4607.1,
+# so the thin pool's data LV is 4607 extents, 17.996 GiB (lvs: "<18.00g"), one extent short
+# of pool_gib 18; its metadata LV and the spare (lvol0_pmspare) are 20 MiB each.
+LAB_POOL = {"size": 19323158528, "metadata_size": 20 * MIB}
+
+
+def declared_pool_problems(pool_gib, **pool_fields):
+    data = cluster()
+    blade = data["blades"]["blade1"]
+    blade["lvm"]["thin_pools"][0].update(pool_fields)
+    blade["declared"] = {"pool_gib": pool_gib}
+    return [row for row in rows(cluster_report(data, "markdown"), "blade1") if "pool_gib" in row[1]]
+
+
+def test_the_lab_pool_of_90_percent_of_20_gib_meets_its_declared_18_gib():
+    # Before the fix: "declares pool_gib 18, the largest thin pool here is 18.0 GiB".
+    assert LAB_POOL["size"] == 4607 * 4 * MIB
+    assert declared_pool_problems(18, **LAB_POOL) == []
+    # The slack is one extent plus the two metadata LVs, to the byte.
+    assert declared_pool_problems(18, size=18 * GIB - 44 * MIB, metadata_size=20 * MIB) == []
+
+
+@pytest.mark.parametrize("size, metadata, shown", [
+    (16 * GIB, 20 * MIB, "16.0"),  # a pool 2 GiB short
+    (18 * GIB - 45 * MIB, 20 * MIB, "17.96"),  # 1 MiB past one extent and two 20 MiB metadata LVs
+    (18 * GIB - 13 * MIB, 4 * MIB, "17.99"),  # shown with the decimals that tell it from 18
+])
+def test_a_real_pool_shortfall_is_a_problem_shown_in_gib_that_differ_from_pool_gib(size, metadata, shown):
+    [problem] = declared_pool_problems(18, size=size, metadata_size=metadata)
+    assert problem[1] == (f"blade_capacity declares pool_gib 18, the largest thin pool here is {shown} GiB: "
+                          "placement counts on disk that is not there")
+
+
+def test_the_pool_slack_follows_a_larger_chunk_and_the_largest_pool():
+    # 1 GiB chunks round by 1 GiB: a 17.5 GiB data LV may come from an 18 GiB share.
+    assert declared_pool_problems(18, size=int(17.5 * GIB), metadata_size=0, chunk_size=GIB) == []
+    assert declared_pool_problems(18, size=int(17.5 * GIB), metadata_size=0, chunk_size=64 * 1024) != []
+    data = cluster()
+    data["blades"]["blade1"]["lvm"]["thin_pools"].append(pool("small", 2, 1.0, 1.0, 1))
+    data["blades"]["blade1"]["declared"] = {"pool_gib": 100}
+    assert "pool_gib" not in cluster_report(data, "markdown")  # the 100 GiB pool counts, not the 2 GiB one
+
+
+# --- the three pictures -------------------------------------------------------------------------
+
+SVG_IDS = ("report-capacity", "report-placement", "report-partition-map")
+
+
+def pictured():
+    """cluster() with what report.yml adds for the pictures: partitions, networks, groups."""
+    data = cluster()
+    data["partitions"] = ["office", "dmz", "backup"]
+    data["anti_affinity"] = {"web1": "web", "big": "web", "db1": "db"}
+    data["blades"]["blade1"]["networks"] = ["office", "dmz", "default"]
+    data["blades"]["blade2"]["networks"] = ["dmz"]  # "big" sits on office, which blade2 lacks
+    return data
+
+
+def svgs(page):
+    """Each <svg> of the page, parsed as XML (inline SVG must be well-formed), by id."""
+    found = {}
+    for text in re.findall(r"<svg\b.*?</svg>", page, re.S):
+        root = ElementTree.fromstring(text)
+        found[root.get("id")] = root
+    return found
+
+
+def titled(root, css_class):
+    """{the <title> text: the <g>} of the groups of ``css_class``."""
+    return {g.find("title").text: g for g in root.iter("g") if css_class in (g.get("class") or "").split()}
+
+
+def rect(group, index=0):
+    return list(group.iter("rect"))[index]
+
+
+def test_the_html_page_holds_three_labelled_pictures_and_no_script_or_network_reference():
+    page = cluster_report(pictured(), "html")
+    pictures = svgs(page)
+    assert list(pictures) == list(SVG_IDS)
+    for name, root in pictures.items():
+        # Named for assistive technology: role, <title> and <desc>, referenced by id.
+        assert root.get("role") == "img"
+        assert root.get("aria-labelledby") == f"{name}-title {name}-desc"
+        assert root.find("title").get("id") == f"{name}-title" and root.find("title").text
+        assert root.find("desc").get("id") == f"{name}-desc" and root.find("desc").text
+        assert [t for t in root.iter("text") if t.text], name  # text labels, not colour alone
+        assert root.get("viewBox") == f"0 0 {root.get('width')} {root.get('height')}"
+        assert float(root.get("width")) > 0 and float(root.get("height")) > 0
+    external = r"<script|\son[a-z]+=|href|src=|url\(|@import|https?:|<image|<foreignObject"
+    assert not re.search(external, page, re.I)
+    # Markdown cannot draw: it says where the pictures are and keeps the same facts as tables.
+    markdown = cluster_report(pictured(), "markdown")
+    assert "<svg" not in markdown
+    assert "draws the capacity bars, the placement and the partition map" in markdown
+
+
+def test_every_inventory_string_in_the_pictures_is_escaped():
+    data = pictured()
+    nasty = 'e"v<i>l&\'x'
+    data["cluster"] = "<b>c&d</b>"
+    data["blades"][nasty] = data["blades"].pop("blade1")
+    data["blades"][nasty]["networks"].append(nasty)
+    data["blades"][nasty]["guests"][0]["name"] = nasty  # web1
+    data["blades"][nasty]["guests"][0]["nics"][0]["partition"] = nasty
+    data["partitions"].append(nasty)
+    data["anti_affinity"] = {nasty: nasty}
+    page = cluster_report(data, "html")
+    assert "<i>" not in page and "<b>" not in page and "&lt;i&gt;" in page
+    pictures = svgs(page)  # parses: no quote or ampersand broke an attribute or an entity
+    assert pictures["report-capacity"].find("title").text == "Capacity of <b>c&d</b>"
+    blocks = titled(pictures["report-placement"], "guest")
+    [block] = [g for title, g in blocks.items() if title.startswith(nasty)]
+    assert block.find("title").text == (f"{nasty} on {nasty}: 8192 MiB, 4 vCPU, running, partitions {nasty}, "
+                                        f"anti-affinity group {nasty}")
+    assert f"{nasty} 8192 MiB \u2260{nasty}" in [t.text for t in block.iter("text")]
+    cells = titled(pictures["report-partition-map"], "cell")
+    assert f"{nasty} on {nasty}: carried; guests: {nasty}" in cells
+
+
+def test_capacity_bars_share_one_scale_per_kind_and_mark_each_limit():
+    from ansible_collections.openblade.kvm.plugins.plugin_utils.report_svg import TRACK_W
+    root = svgs(cluster_report(pictured(), "html"))["report-capacity"]
+    bars = titled(root, "bar")
+    assert len(bars) == 2 * 3 + 3 * 2  # vCPU and memory per blade, data/metadata/overcommit per pool
+
+    def meter(title_start):
+        [group] = [g for title, g in bars.items() if title.startswith(title_start)]
+        track, *fill = group.iter("rect")
+        [limit] = [line for line in group.iter("line") if line.get("class") == "limit"]
+        x0 = float(track.get("x"))
+        return group, (float(fill[0].get("width")) if fill else None), float(limit.get("x1")) - x0, fill
+
+    # Use bars: one scale up to blade2's 133% memory, so 100% sits at 100/133.3 of the track.
+    scale = 8192 / 6144 * 100
+    group, width, limit, _fill = meter("blade1: vCPU: 14 of 32 vCPUs (44%)")
+    assert width == pytest.approx(14 / 32 * 100 / scale * TRACK_W, abs=0.1)
+    assert limit == pytest.approx(100 / scale * TRACK_W, abs=0.1)
+    over = "blade2: memory: 8192 of 6144 MiB (133%), capacity 100% (over the limit)"
+    group, width, limit, fill = meter(over)
+    assert width == pytest.approx(TRACK_W, abs=0.1) and fill[0].get("fill") == "#c62828"
+    # Pool use: 0..100% with the threshold (an option) marked.
+    group, width, limit, fill = meter("blade1: vg_guests/thinpool data: 41.5% used, threshold 80%")
+    assert (width, limit) == (pytest.approx(0.415 * TRACK_W, abs=0.1), pytest.approx(0.8 * TRACK_W, abs=0.1))
+    assert fill[0].get("fill") == "#4a7bd0"
+    relaxed = svgs(cluster_report(pictured(), "html", pool_threshold=90))["report-capacity"]
+    assert "blade2: vg_guests/thinpool metadata: 85.0% used, threshold 90%" in titled(relaxed, "bar")
+    # Overcommit: one scale up to the largest ratio (blade2's 3x), each pool's own maximum marked.
+    group, width, limit, fill = meter("blade1: vg_guests/thinpool overcommit: 1.8x of the pool size, max 2x")
+    assert width == pytest.approx(1.8 / 3 * TRACK_W, abs=0.1)
+    assert limit == pytest.approx(2 / 3 * TRACK_W, abs=0.1)
+    # A blade that sent nothing has empty tracks saying unknown, not zero-length bars.
+    group, width, _limit, _fill = meter("blade3: vCPU: unknown")
+    assert width is None
+
+
+def test_bars_are_red_exactly_where_the_tables_flag():
+    data = pictured()
+    root = svgs(cluster_report(data, "html"))["report-capacity"]
+    red = sorted(title.split(":")[0] + ":" + title.split(":")[1] for title, g in titled(root, "bar").items()
+                 if "over" in g.get("class").split())
+    assert red == ["blade2: memory", "blade2: vCPU", "blade2: vg_guests/thinpool data",
+                   "blade2: vg_guests/thinpool metadata", "blade2: vg_guests/thinpool overcommit"]
+    assert all(rect(g, 1).get("fill") == "#c62828"
+               for title, g in titled(root, "bar").items() if title.endswith("limit)"))
+
+
+def test_placement_columns_stack_guests_sized_by_memory_and_coloured_by_partition():
+    root = svgs(cluster_report(pictured(), "html"))["report-placement"]
+    blades = [g for g in root.iter("g") if g.get("class") == "blade"]
+    assert [g.find("text").text for g in blades] == ["blade1", "blade2", "blade3"]
+    blocks = {title.split(" ")[0]: g for title, g in titled(root, "guest").items()}
+    assert sorted(blocks) == ["<x>", "batch", "big", "db1", "web1"]
+    heights = {name: float(rect(g).get("height")) for name, g in blocks.items()}
+    # Heights in proportion to memory: db1 16384, web1 8192, batch 4096 MiB (coordinates
+    # are written to 0.1 px).
+    px = {"abs": 0.21}
+    assert heights["db1"] == pytest.approx(2 * heights["web1"], **px)
+    assert heights["db1"] == pytest.approx(4 * heights["batch"], **px)
+    # Stacked without gaps from the column's bottom, in name order.
+    column = next(blades[0].iter("rect"))
+    bottom = float(column.get("y")) + float(column.get("height"))
+    ys = [float(rect(blocks[n]).get("y")) for n in ("batch", "db1", "web1")]
+    assert ys[0] + heights["batch"] == pytest.approx(bottom, **px)
+    assert ys[1] + heights["db1"] == pytest.approx(ys[0], **px)
+    assert ys[2] + heights["web1"] == pytest.approx(ys[1], **px)
+    # The memory capacity line: blade2's 6144 MiB sits below its 8192 MiB of guests, flagged in words.
+    [line] = [e for e in blades[1].iter("line") if e.get("class") == "limit"]
+    per_mib = heights["web1"] / 8192
+    assert float(line.get("y1")) == pytest.approx(bottom - 6144 * per_mib, abs=1)
+    assert "\u26a0 8192 MiB of 6144 MiB" in [t.text for t in blades[1].iter("text")]
+    # Colour of the first partition (office, then dmz in the inventory's order); the second
+    # partition as a stripe; no partition grey; a stopped guest faded.
+    office, dmz = rect(blocks["web1"]).get("fill"), rect(blocks["<x>"]).get("fill")
+    assert office != dmz and rect(blocks["db1"]).get("fill") == office
+    assert rect(blocks["db1"], 1).get("fill") == dmz
+    batch = rect(blocks["batch"])
+    assert (batch.get("fill"), batch.get("fill-opacity")) == ("#9e9e9e", "0.45")
+    legend = {t.text: t for t in root.iter("text")}
+    assert {"office", "dmz", "backup", "no partition"} <= set(legend)
+
+
+def test_anti_affinity_groups_are_outlined_per_group_and_named_in_the_legend():
+    root = svgs(cluster_report(pictured(), "html"))["report-placement"]
+    blocks = {title.split(" ")[0]: rect(g) for title, g in titled(root, "guest").items()}
+    web = {blocks[n].get("stroke-dasharray") for n in ("web1", "big")}
+    assert len(web) == 1 and None not in web and blocks["db1"].get("stroke-dasharray") not in web | {None}
+    assert blocks["batch"].get("stroke-dasharray") is None
+    texts = [t.text for t in root.iter("text")]
+    assert "\u2260web: anti-affinity group web, web1 on blade1, big on blade2" in texts
+    assert "\u2260db: anti-affinity group db, db1 on blade1" in texts
+    # The guests table gets the column only when the inventory has groups.
+    assert rows(cluster_report(pictured(), "markdown"), "web1")[0][-1] == "web"
+    assert rows(cluster_report(pictured(), "markdown"), "batch")[0][-1] == ""
+    assert "anti-affinity" not in cluster_report(cluster(), "markdown")
+
+
+def test_the_partition_map_shows_what_each_blade_carries_and_flags_guests_without_their_network():
+    data = pictured()
+    page = cluster_report(data, "html")
+    cells = titled(svgs(page)["report-partition-map"], "cell")
+    assert set(cells) == {
+        "office on blade1: carried; guests: db1, web1", "office on blade2: \u26a0 not carried; guests: big",
+        "office on blade3: unknown; guests: none",
+        "dmz on blade1: carried; guests: db1", "dmz on blade2: carried; guests: <x>",
+        "dmz on blade3: unknown; guests: none",
+        "backup on blade1: not carried; guests: none", "backup on blade2: not carried; guests: none",
+        "backup on blade3: unknown; guests: none"}
+    assert rect(cells["office on blade2: \u26a0 not carried; guests: big"]).get("stroke") == "#c62828"
+    # The same map as a table in both formats, with the same flag.
+    markdown = cluster_report(data, "markdown")
+    assert rows(markdown, "office") == [
+        ["office", "db1, web1", "**big \u26a0 partition not carried here**", "unknown"]]
+    assert rows(markdown, "backup") == [["backup", "not carried", "not carried", "unknown"]]
+    assert Cells(page).starting("office")[0][2] == ("big \u26a0 partition not carried here", "flag")
+    # A partition only a guest uses (not in the inventory's list) still gets its row.
+    del data["partitions"]
+    assert [row[0] for row in Cells(cluster_report(data, "html")).rows if row and row[0][0] in
+            ("office", "dmz", "backup")] == [("dmz", ""), ("office", "")]
