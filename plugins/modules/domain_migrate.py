@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: domain_migrate
 short_description: Move one guest to another blade, live or cold, without shared storage, keeping its disks thin
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Runs on the blade the guest is on (the source) and moves guest O(name) to blade O(destination).
     A running guest moves live (its memory and disks are copied while it runs); a stopped guest moves cold.
@@ -16,9 +16,11 @@ description:
     The cloud-init seed ISO is copied, because libvirt never copies read-only disks.
   - Each writable disk must be an LVM thin volume. The module creates it first on the destination, in the same volume group, with the same
     name, size and tags, in thin pool O(pool).
-  - The destination stays thin. A live move copies the disks with QEMU's drive mirror, with C(discard=unmap) and C(detect_zeroes=unmap) on the
-    destination disk, so that zero blocks unmap instead of provisioning pool chunks. A cold move seeks over zero blocks (C(dd conv=sparse)) and
-    compares digests afterwards.
+  - A cold move keeps the destination thin. It sends only the 64 KiB blocks that are not all zero, and compares digests afterwards.
+  - A live move copies the disks with QEMU's drive mirror, with C(discard=unmap) and C(detect_zeroes=unmap) on the destination disk. It is not thin
+    on Debian 12. QEMU 7.2 writes zeros, and dm-thin on Linux 6.1 has no WRITE_ZEROES, so the kernel writes zero pages that provision pool chunks.
+    The module measures both volumes after the move, returns RV(allocation) and RV(thin), and warns when the rule is broken.
+    A trim inside the guest returns the space, because the disk has C(discard=unmap) there.
   - The source volumes are tagged C(ob_migrated=<uuid>) and kept until the guest runs on the destination and answers, through its guest agent if
     it has one, otherwise by its vCPUs consuming time. Then they are removed, and so is the seed ISO on the source.
   - The pre-flight runs in check mode too, and refuses before anything changes. It checks
@@ -115,7 +117,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - openblade.kvm.domain.connection
+  - openblade.kvm.domain.info  # the connection option (uri) only
   - openblade.kvm.attributes
 requirements:
   - python3-libvirt and python3-lxml on the source blade
@@ -193,6 +195,20 @@ job:
     - The finished live job. C(seconds) is measured by the module. C(time_elapsed) and C(downtime) (ms), C(memory_total), C(disk_total) and
       C(data_total) (bytes) are libvirt's figures, when it kept them.
   returned: after a live move
+  type: dict
+allocation:
+  description:
+    - Per moved volume, the bytes of pool data it holds on the C(source) and the C(destination), its C(virtual) size, and C(thin).
+    - C(thin) means the destination holds at most one pool chunk per GiB more than the source.
+  returned: after a move
+  type: dict
+thin:
+  description: Whether every moved volume is thin by that rule.
+  returned: after a move
+  type: bool
+sent:
+  description: Bytes of each volume that a cold move sent (the blocks that are not all zero).
+  returned: after a cold move
   type: dict
 answered_by:
   description: How the guest answered on the destination, C(guest agent) or C(vCPU time).

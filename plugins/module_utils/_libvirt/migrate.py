@@ -44,9 +44,9 @@ from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import Pl
 from ansible_collections.openblade.kvm.plugins.module_utils._validate import ValidationError, lvm_name
 
 LOCK_KIND = "domain"  # the same lock the domain module takes on a guest
-MIGRATED = "ob_migrated"    # on the source volumes: moved away, removed once the guest answers
+MIGRATED = "ob_migrated"  # on the source volumes: moved away, removed once the guest answers
 MIGRATING = "ob_migrating"  # on the destination volumes this run created, until it succeeds
-_GIB = 2 ** 30
+_GIB = 2**30
 TIMEOUT_FLOOR = 120
 
 
@@ -67,10 +67,11 @@ class Migration(Resource):
         self.dest_lvm = Lvm(remote)
         self.src_dom = self.dest_dom = None
         self.root = self.fields = None
-        self.volumes = []        # source LVs of the writable disks
-        self.leftovers = []      # source LVs tagged by an earlier run whose guest is on dest
-        self.created = []        # what this run made on the destination, for the rollback
+        self.volumes = []  # source LVs of the writable disks
+        self.leftovers = []  # source LVs tagged by an earlier run whose guest is on dest
+        self.created = []  # what this run made on the destination, for the rollback
         self.facts = {}
+        self.warnings = []
         self._validate()
 
     def _validate(self):
@@ -79,7 +80,9 @@ class Migration(Resource):
             if value is not None and value < 0:
                 raise ValidationError(f"{key}: {value} must not be negative", option=key)
         if self.p["cpu_ratio"] <= 0:
-            raise ValidationError(f"cpu_ratio: {self.p['cpu_ratio']} must be greater than 0", option="cpu_ratio")
+            raise ValidationError(
+                f"cpu_ratio: {self.p['cpu_ratio']} must be greater than 0", option="cpu_ratio"
+            )
         if self.p.get("pool"):
             lvm_name(self.p["pool"], "pool")
 
@@ -113,14 +116,20 @@ class Migration(Resource):
     def plan(self, current, desired):
         plan = Plan()
         if current is None:
-            raise ReconcileError(f"guest {self.name} is neither on this blade nor on {self.blade}",
-                                 guest=self.name, destination=self.blade)
+            raise ReconcileError(
+                f"guest {self.name} is neither on this blade nor on {self.blade}",
+                guest=self.name,
+                destination=self.blade,
+            )
         if current["blade"] != "source":
             self._plan_finish(plan)
             return plan
         if not self.fields["managed"] and not self.p["force"]:
-            raise ReconcileError(f"guest {self.name} was not created by openblade.kvm (no openblade metadata); "
-                                 "refusing to migrate it. Set force: true to migrate it anyway.", guest=self.name)
+            raise ReconcileError(
+                f"guest {self.name} was not created by openblade.kvm (no openblade metadata); "
+                "refusing to migrate it. Set force: true to migrate it anyway.",
+                guest=self.name,
+            )
         if self.dest_dom is not None:
             checks.refuse(self.name, self.blade, ["a guest of that name is already defined there"])
         state = current["state"]
@@ -134,16 +143,20 @@ class Migration(Resource):
         self.volumes, self.seeds, disk_reasons = self._disks()
         reasons += disk_reasons
         live_root = model.parse(self.src.live_xml(self.src_dom)) if self.live else None
-        reasons += checks.cpu_refusals(self.dest, self.root, live_root, self._host_cpu(self.src),
-                                       self._host_cpu(self.dest))
+        reasons += checks.cpu_refusals(
+            self.dest, self.root, live_root, self._host_cpu(self.src), self._host_cpu(self.dest)
+        )
         reasons += checks.machine_refusals(self.dest, self.root)
         if self.live:
-            reasons += checks.capacity_refusals(self.dest, self.fields, self.p["cpu_ratio"],
-                                                self.p["memory_reserve_mib"])
+            reasons += checks.capacity_refusals(
+                self.dest, self.fields, self.p["cpu_ratio"], self.p["memory_reserve_mib"]
+            )
         reasons += checks.network_refusals(self.dest, self.remote, self.fields["nics"])
         others = [path for path in checks.referenced_files(self.fields) if path not in self.seeds]
-        reasons += [f"{path} does not exist there (kernel, initrd and read-only images are not copied)"
-                    for path in checks.missing_files(self.remote, others)]
+        reasons += [
+            f"{path} does not exist there (kernel, initrd and read-only images are not copied)"
+            for path in checks.missing_files(self.remote, others)
+        ]
         reasons += self._dest_volume_refusals()
         checks.refuse(self.name, self.blade, reasons)
 
@@ -163,14 +176,18 @@ class Migration(Resource):
                     seeds.append(path)
                 continue
             if disk["type"] != "block" or not path or not path.startswith("/dev/"):
-                reasons.append(f"disk {disk['target']} ({path}) is not an LVM thin volume; only those can move")
+                reasons.append(
+                    f"disk {disk['target']} ({path}) is not an LVM thin volume; only those can move"
+                )
                 continue
             vg, name = path.split("/")[2:4] if path.count("/") == 3 else (None, None)
             if vg not in cache:
                 cache[vg] = self.src_lvm.lvs(vg) if vg else {}
             lv = cache[vg].get(name)
             if lv is None or not lv.is_thin:
-                reasons.append(f"disk {disk['target']} ({path}) is not an LVM thin volume; only those can move")
+                reasons.append(
+                    f"disk {disk['target']} ({path}) is not an LVM thin volume; only those can move"
+                )
                 continue
             volumes.append((disk["target"], lv))
         return volumes, seeds, reasons
@@ -207,35 +224,57 @@ class Migration(Resource):
     def _plan_move(self, plan):
         uuid = self.fields["uuid"]
         allocated = sum(checks.allocated(lv) for _target, lv in self.volumes)
-        memory = self.fields["memory"] * 2 ** 20 if self.live else 0
+        memory = self.fields["memory"] * 2**20 if self.live else 0
         timeout = max(TIMEOUT_FLOOR, int(self.p["timeout_per_gib"] * (memory + allocated) / _GIB))
         if self.p.get("timeout"):
             timeout = self.p["timeout"]
-        self.facts.update(mode="live" if self.live else "cold", timeout=timeout,
-                          disks=[lv.full_name for _target, lv in self.volumes], seeds=list(self.seeds),
-                          source_allocated=allocated)
+        self.facts.update(
+            mode="live" if self.live else "cold",
+            timeout=timeout,
+            disks=[lv.full_name for _target, lv in self.volumes],
+            seeds=list(self.seeds),
+            source_allocated=allocated,
+        )
         names = ", ".join(lv.full_name for _target, lv in self.volumes) or "no volumes"
-        self._step(plan, f"tag {names} on this blade {MIGRATED}={uuid} (kept until {self.name} answers "
-                   f"on {self.blade})", lambda: self._tag_source(add=True))
+        self._step(
+            plan,
+            f"tag {names} on this blade {MIGRATED}={uuid} (kept until {self.name} answers on {self.blade})",
+            lambda: self._tag_source(add=True),
+        )
         for _target, lv in self.volumes:
             pool = self.dest_pools[lv.vg]
-            self._step(plan, f"create thin volume {lv.full_name} of {sizes.human(lv.size)} in thin pool "
-                       f"{pool} on {self.blade}", lambda lv=lv, pool=pool: self._create_volume(lv, pool))
+            self._step(
+                plan,
+                f"create thin volume {lv.full_name} of {sizes.human(lv.size)} in thin pool "
+                f"{pool} on {self.blade}",
+                lambda lv=lv, pool=pool: self._create_volume(lv, pool),
+            )
         for path in self.seeds:
-            self._step(plan, f"copy cloud-init seed {path} to {self.blade}", lambda path=path: self._copy_seed(path))
-        how = (f"bandwidth {self.p['bandwidth']} MiB/s" if self.p["bandwidth"] else "no bandwidth limit")
+            self._step(
+                plan, f"copy cloud-init seed {path} to {self.blade}", lambda path=path: self._copy_seed(path)
+            )
+        how = f"bandwidth {self.p['bandwidth']} MiB/s" if self.p["bandwidth"] else "no bandwidth limit"
         if self.live:
-            self._step(plan, f"live-migrate {self.name} to {self.blade} over tcp://{self.p['migration_address']} "
-                       f"({len(self.volumes)} disk(s), {how}, abort after {timeout}s)",
-                       lambda: self._live(timeout))
+            self._step(
+                plan,
+                f"live-migrate {self.name} to {self.blade} over tcp://{self.p['migration_address']} "
+                f"({len(self.volumes)} disk(s), {how}, abort after {timeout}s)",
+                lambda: self._live(timeout),
+            )
             plan.add(f"check that {self.name} runs on {self.blade} and answers", self._verify)
         else:
-            self._step(plan, f"copy the disks of stopped {self.name} to {self.blade} over "
-                       f"{self.p['migration_address']}, skipping zero blocks, and compare digests", self._cold_copy)
+            self._step(
+                plan,
+                f"copy the disks of stopped {self.name} to {self.blade} over "
+                f"{self.p['migration_address']}, skipping zero blocks, and compare digests",
+                self._cold_copy,
+            )
             self._step(plan, f"define {self.name} on {self.blade} and undefine it here", self._cold_switch)
-        plan.add(f"untag the volumes on {self.blade}", self._untag_dest)
+        plan.add(f"untag the volumes on {self.blade} and measure their allocation", self._untag_dest)
         for _target, lv in self.volumes:
-            plan.add(f"remove thin volume {lv.full_name} on this blade", lambda lv=lv: self._remove_source(lv))
+            plan.add(
+                f"remove thin volume {lv.full_name} on this blade", lambda lv=lv: self._remove_source(lv)
+            )
         for path in self.seeds:
             plan.add(f"remove cloud-init seed {path} on this blade", lambda path=path: self._unlink(path))
 
@@ -246,11 +285,15 @@ class Migration(Resource):
         if self.dest.state(self.dest_dom) == RUNNING:
             plan.add(f"check that {self.name} runs on {self.blade} and answers", self._verify)
         for lv in self.leftovers:
-            plan.add(f"remove thin volume {lv.full_name} on this blade (left by an earlier migration of "
-                     f"{self.name})", lambda lv=lv: self._remove_source(lv))
+            plan.add(
+                f"remove thin volume {lv.full_name} on this blade (left by an earlier migration of "
+                f"{self.name})",
+                lambda lv=lv: self._remove_source(lv),
+            )
 
     def _step(self, plan, description, function):
         """An action whose failure rolls back what this run created on the destination."""
+
         def guarded():
             try:
                 return function()
@@ -259,7 +302,10 @@ class Migration(Resource):
                 if isinstance(exc, ReconcileError):
                     exc.details["rolled_back"] = undone
                     raise
-                raise ReconcileError(f"{description}: {type(exc).__name__}: {exc}", rolled_back=undone) from exc
+                raise ReconcileError(
+                    f"{description}: {type(exc).__name__}: {exc}", rolled_back=undone
+                ) from exc
+
         plan.add(description, guarded)
 
     def _rollback(self):
@@ -285,12 +331,21 @@ class Migration(Resource):
 
     def _create_volume(self, lv, pool):
         keep = [tag for tag in lv.tags if not tag.startswith(MIGRATED + "=")]
-        argv = commands.LVCREATE.argv(type="thin", virtualsize=sizes.argv_bytes(lv.size), thinpool=pool,
-                                      addtag=keep + [tags.kv(MIGRATING, self.fields["uuid"])],
-                                      name=lv.name, positional=[lv.vg])
+        argv = commands.LVCREATE.argv(
+            type="thin",
+            virtualsize=sizes.argv_bytes(lv.size),
+            thinpool=pool,
+            addtag=keep + [tags.kv(MIGRATING, self.fields["uuid"])],
+            name=lv.name,
+            positional=[lv.vg],
+        )
         self.dest_lvm.run(argv)
-        self.created.append((f"volume {lv.full_name} on {self.blade}",
-                             lambda: self.dest_lvm.run(commands.LVREMOVE.argv(positional=[lv.full_name]))))
+        self.created.append(
+            (
+                f"volume {lv.full_name} on {self.blade}",
+                lambda: self.dest_lvm.run(commands.LVREMOVE.argv(positional=[lv.full_name])),
+            )
+        )
 
     def _copy_seed(self, path):
         with open(path, "rb") as handle:
@@ -305,7 +360,9 @@ class Migration(Resource):
     def _dest_xml(self):
         """The guest's XML for the destination: identical (UUID, MACs, metadata), with
         discard and zero detection on its thin disks so that zeros never provision chunks."""
-        root = model.parse(self.src.live_xml(self.src_dom) if self.live else self.src.inactive_xml(self.src_dom))
+        root = model.parse(
+            self.src.live_xml(self.src_dom) if self.live else self.src.inactive_xml(self.src_dom)
+        )
         moving = {target for target, _lv in self.volumes}
         for disk in root.findall("devices/disk"):
             target = disk.find("target")
@@ -338,18 +395,24 @@ class Migration(Resource):
             self.copier.cold(self.volumes)
             return
         for _target, lv in self.volumes:
-            ssh = remote.ssh_base(self.p["migration_address"], self.p["ssh_user"], self.p["ssh_port"],
-                                  self.p["ssh_identity"])
-            sent = job.sparse_copy(lv.path, ssh, lv.path, lv.size)
+            ssh = remote.ssh_base(
+                self.p["migration_address"], self.p["ssh_user"], self.p["ssh_port"], self.p["ssh_identity"]
+            )
+            sent, sent_bytes = job.sparse_copy(lv.path, ssh, lv.path, lv.size)
+            self.facts.setdefault("sent", {})[lv.full_name] = sent_bytes
             got = job.remote_digest(self.remote, lv.path)
             if sent != got:
-                raise ReconcileError(f"the copy of {lv.full_name} on {self.blade} differs from the source "
-                                     f"(sha256 {got} there, {sent} here)")
+                raise ReconcileError(
+                    f"the copy of {lv.full_name} on {self.blade} differs from the source "
+                    f"(sha256 {got} there, {sent} here)"
+                )
 
     def _cold_switch(self):
         autostart = self.src.autostart(self.src_dom)
         self.dest_dom = self.dest.define(self._dest_xml())
-        self.created.append((f"definition of {self.name} on {self.blade}", lambda: self.dest.undefine(self.dest_dom)))
+        self.created.append(
+            (f"definition of {self.name} on {self.blade}", lambda: self.dest.undefine(self.dest_dom))
+        )
         if autostart:
             self.dest.set_autostart(self.dest_dom, True)
         self.src.undefine(self.src_dom)
@@ -376,7 +439,9 @@ class Migration(Resource):
                 raise ReconcileError(
                     f"guest {self.name} is {state} on {self.blade} but did not answer within "
                     f"{self.p['verify_timeout']}s; its volumes on this blade are kept (tagged {MIGRATED})",
-                    guest=self.name, destination=self.blade)
+                    guest=self.name,
+                    destination=self.blade,
+                )
             time.sleep(1)
 
     def _agent_answers(self, dom):
@@ -385,6 +450,7 @@ class Migration(Resource):
             return False
         try:
             import libvirt_qemu
+
             libvirt_qemu.qemuAgentCommand(dom, '{"execute":"guest-ping"}', 5, 0)
         except Exception:  # noqa: BLE001 - no agent answer: fall back to vCPU time
             return False
@@ -394,6 +460,38 @@ class Migration(Resource):
         tag = tags.kv(MIGRATING, self.fields["uuid"])
         for _target, lv in self.volumes:
             self.dest_lvm.run(commands.LVCHANGE.argv(deltag=tag, positional=[lv.full_name]))
+        self._measure()
+
+    def _measure(self):
+        """The destination's allocation against the source's, by the rule: within one pool
+        chunk per GiB of what the source held, never the virtual size."""
+        allocation = {}
+        thin = True
+        for vg in sorted({lv.vg for _target, lv in self.volumes}):
+            there = self.dest_lvm.lvs(vg)
+            pool = there.get(self.dest_pools[vg])
+            chunk = (pool.chunk_size if pool is not None else None) or 64 * 1024
+            for _target, lv in self.volumes:
+                if lv.vg != vg or lv.name not in there:
+                    continue
+                source, dest = checks.allocated(lv), checks.allocated(there[lv.name])
+                # lvs reports data_percent with 2 decimals: 0.01 % of the size is its precision.
+                slack = chunk * max(1, -(-source // _GIB)) + lv.size // 10000
+                allocation[lv.full_name] = {
+                    "source": source,
+                    "destination": dest,
+                    "virtual": lv.size,
+                    "thin": dest <= source + slack,
+                }
+                thin = thin and dest <= source + slack
+        self.facts.update(allocation=allocation, thin=thin)
+        if not thin:
+            self.warnings.append(
+                f"the volumes of {self.name} on {self.blade} hold more than the source did "
+                f"({allocation}); QEMU 7.2's disk mirror writes zeros that a thin pool on Linux 6.1 "
+                "provisions (dm-thin has no WRITE_ZEROES). A trim inside the guest (fstrim) returns "
+                "them; the disks have discard=unmap there"
+            )
 
     def _remove_source(self, lv):
         self.src_lvm.run(commands.LVREMOVE.argv(positional=[lv.full_name]))
@@ -403,5 +501,11 @@ class Migration(Resource):
             os.unlink(path)
 
     def result(self, current, desired, plan, applied):
-        return dict(self.facts, guest=self.name, destination=self.blade,
-                    state=(current or {}).get("state", STOPPED))
+        extra = {"warnings": list(plan.warnings) + self.warnings} if self.warnings else {}
+        return dict(
+            self.facts,
+            **extra,
+            guest=self.name,
+            destination=self.blade,
+            state=(current or {}).get("state", STOPPED),
+        )

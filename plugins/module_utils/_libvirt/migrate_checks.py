@@ -22,7 +22,7 @@ try:
 except ImportError:  # reported by the module through missing_required_lib
     libvirt = None
 
-_MIB = 2 ** 20
+_MIB = 2**20
 
 
 class Refused(ReconcileError):
@@ -31,11 +31,16 @@ class Refused(ReconcileError):
 
 def refuse(guest, blade, reasons):
     if reasons:
-        raise Refused(f"guest {guest}: refusing to migrate to {blade}: " + "; ".join(reasons),
-                      guest=guest, destination=blade, refusals=list(reasons))
+        raise Refused(
+            f"guest {guest}: refusing to migrate to {blade}: " + "; ".join(reasons),
+            guest=guest,
+            destination=blade,
+            refusals=list(reasons),
+        )
 
 
 # --- the guest itself --------------------------------------------------------------------
+
 
 def guest_refusals(root, state):
     """Devices and states no migration without shared storage can carry."""
@@ -44,7 +49,9 @@ def guest_refusals(root, state):
     hostdevs = devices.findall("hostdev") if devices is not None else []
     if hostdevs:
         kinds = sorted({node.get("type", "?") for node in hostdevs})
-        reasons.append(f"it has {len(hostdevs)} passthrough device(s) ({', '.join(kinds)}), which cannot move")
+        reasons.append(
+            f"it has {len(hostdevs)} passthrough device(s) ({', '.join(kinds)}), which cannot move"
+        )
     if root.find("os/nvram") is not None or root.find("os[@firmware='efi']") is not None:
         reasons.append("it has UEFI NVRAM, which libvirt 9.0 does not copy (not supported yet)")
     if state == "paused":
@@ -59,8 +66,10 @@ def cpu_refusals(dest, root, live_root, source_host_cpu, dest_host_cpu):
     mode = cpu.get("mode", "custom") if cpu is not None else "custom"
     if mode == "host-passthrough":
         if source_host_cpu != dest_host_cpu:
-            return ["its CPU is host-passthrough and the two blades' host CPUs differ (use a named "
-                    "or baseline CPU model)"]
+            return [
+                "its CPU is host-passthrough and the two blades' host CPUs differ (use a named "
+                "or baseline CPU model)"
+            ]
         return []
     if cpu is None or cpu.find("model") is None and mode == "custom":
         return []  # no CPU element: libvirt's default model, which every blade offers
@@ -68,7 +77,8 @@ def cpu_refusals(dest, root, live_root, source_host_cpu, dest_host_cpu):
     xml = model.etree.tostring(cpu, encoding="unicode")
     try:
         answer = dest.conn.compareHypervisorCPU(
-            None, os_type.get("arch"), os_type.get("machine"), root.get("type"), xml, 0)
+            None, os_type.get("arch"), os_type.get("machine"), root.get("type"), xml, 0
+        )
     except libvirt.libvirtError as exc:
         return [f"libvirt cannot compare its CPU there: {exc.get_error_message()}"]
     if answer == libvirt.VIR_CPU_COMPARE_INCOMPATIBLE:
@@ -89,6 +99,7 @@ def machine_refusals(dest, root):
 
 # --- capacity ------------------------------------------------------------------------------
 
+
 def capacity_refusals(dest, fields, cpu_ratio, memory_reserve_mib):
     """The placement rule (plugin_utils/placement.py) against what runs there now."""
     _model, memory_mib, cpus = dest.conn.getInfo()[:3]  # the Python binding gives MiB
@@ -101,12 +112,16 @@ def capacity_refusals(dest, fields, cpu_ratio, memory_reserve_mib):
     reasons = []
     room = memory_mib - memory_reserve_mib - used_mib
     if fields["memory"] > room:
-        reasons.append(f"not enough memory: it needs {fields['memory']} MiB, the blade has {memory_mib} MiB, "
-                       f"{used_mib} MiB in use and {memory_reserve_mib} MiB reserved ({max(room, 0)} MiB free)")
+        reasons.append(
+            f"not enough memory: it needs {fields['memory']} MiB, the blade has {memory_mib} MiB, "
+            f"{used_mib} MiB in use and {memory_reserve_mib} MiB reserved ({max(room, 0)} MiB free)"
+        )
     limit = cpus * cpu_ratio
     if used_vcpus + fields["vcpus"] > limit:
-        reasons.append(f"not enough vCPUs: {used_vcpus} in use + {fields['vcpus']} > {cpus} cores x "
-                       f"{cpu_ratio:g} (cpu_ratio)")
+        reasons.append(
+            f"not enough vCPUs: {used_vcpus} in use + {fields['vcpus']} > {cpus} cores x "
+            f"{cpu_ratio:g} (cpu_ratio)"
+        )
     return reasons
 
 
@@ -126,8 +141,10 @@ def pool_refusals(pool, lvs, volumes, where):
     if limit is not None:
         ratio = overcommit(pool, lvs, sum(lv.size for lv in volumes))
         if ratio > limit:
-            reasons.append(f"thin pool {where} would be overcommitted to {ratio:.2f}x, above its "
-                           f"max_overcommit of {limit:g}")
+            reasons.append(
+                f"thin pool {where} would be overcommitted to {ratio:.2f}x, above its "
+                f"max_overcommit of {limit:g}"
+            )
     return reasons
 
 
@@ -138,6 +155,7 @@ def allocated(lv):
 
 # --- networks and files ----------------------------------------------------------------------
 
+
 def network_refusals(dest, remote, nics):
     reasons = []
     for nic in nics:
@@ -145,10 +163,14 @@ def network_refusals(dest, remote, nics):
             try:
                 net = dest.conn.networkLookupByName(nic["partition"])
             except libvirt.libvirtError:
-                reasons.append(f"NIC {nic['mac']}: partition (libvirt network) {nic['partition']} does not exist there")
+                reasons.append(
+                    f"NIC {nic['mac']}: partition (libvirt network) {nic['partition']} does not exist there"
+                )
                 continue
             if not net.isActive():
-                reasons.append(f"NIC {nic['mac']}: partition (libvirt network) {nic['partition']} is not active there")
+                reasons.append(
+                    f"NIC {nic['mac']}: partition (libvirt network) {nic['partition']} is not active there"
+                )
         elif nic["bridge"]:
             probe = remote.run(["ip", "-j", "link", "show", "dev", nic["bridge"]], check=False)
             if probe.rc != 0:

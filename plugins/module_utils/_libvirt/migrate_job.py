@@ -11,9 +11,9 @@ control connection is ``qemu+ssh://``.  A watchdog thread aborts the job
 (``abortJob``) when the timeout passes; libvirt then resumes the guest on the source
 and destroys the half-started one on the destination.
 
-Cold (stopped guest): each disk is read here and written on the destination with
-``dd conv=sparse``, which seeks over all-zero blocks instead of writing them, so the new
-thin volume provisions only the chunks that hold data.  The copy is verified by digest
+Cold (stopped guest): each disk is read here in 64 KiB blocks and only the blocks that
+are not all zero are sent and written on the destination, so the new thin volume
+provisions only the chunks that hold data.  The copy is verified by digest
 before anything on the source is touched.
 """
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import shlex
+import struct
 import subprocess
 import threading
 import time
@@ -32,10 +33,9 @@ try:
 except ImportError:  # reported by the module through missing_required_lib
     libvirt = None
 
-# dd's block on the destination: the smallest thin pool chunk LVM makes (64 KiB), so
-# every all-zero chunk is skipped whatever the pool's chunk size.
+# The smallest thin pool chunk LVM makes (64 KiB), so every all-zero chunk is skipped
+# whatever the pool's chunk size.
 SPARSE_BLOCK = 64 * 1024
-_READ = 4 * 2 ** 20
 
 
 class MigrationFailed(ReconcileError):
@@ -44,9 +44,14 @@ class MigrationFailed(ReconcileError):
 
 def flags(options, live=True):
     """The libvirt flag set for our options (see the module documentation)."""
-    value = (libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_PERSIST_DEST
-             | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE | libvirt.VIR_MIGRATE_NON_SHARED_DISK
-             | libvirt.VIR_MIGRATE_ABORT_ON_ERROR | libvirt.VIR_MIGRATE_CHANGE_PROTECTION)
+    value = (
+        libvirt.VIR_MIGRATE_PEER2PEER
+        | libvirt.VIR_MIGRATE_PERSIST_DEST
+        | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
+        | libvirt.VIR_MIGRATE_NON_SHARED_DISK
+        | libvirt.VIR_MIGRATE_ABORT_ON_ERROR
+        | libvirt.VIR_MIGRATE_CHANGE_PROTECTION
+    )
     if live:
         value |= libvirt.VIR_MIGRATE_LIVE
     if options["auto_converge"]:
@@ -96,14 +101,16 @@ class LiveJob:
         started = time.monotonic()
         watchdog.start()
         try:
-            self.dom.migrateToURI3(self.dest_uri, params(self.options, self.disks, self.dest_xml),
-                                   flags(self.options))
+            self.dom.migrateToURI3(
+                self.dest_uri, params(self.options, self.disks, self.dest_xml), flags(self.options)
+            )
         except libvirt.libvirtError as exc:
             self._done.set()
             watchdog.join(10)
             why = self.aborted or exc.get_error_message()
-            raise MigrationFailed(f"live migration of {self.dom.name()} failed: {why}",
-                                  aborted=bool(self.aborted)) from None
+            raise MigrationFailed(
+                f"live migration of {self.dom.name()} failed: {why}", aborted=bool(self.aborted)
+            ) from None
         self._done.set()
         watchdog.join(10)
         return {"seconds": round(time.monotonic() - started, 1), "postcopy": self.postcopy_started}
@@ -120,8 +127,12 @@ class LiveJob:
                 if running and not downtime_set and self.options["max_downtime"]:
                     self.dom.migrateSetMaxDowntime(self.options["max_downtime"], 0)
                     downtime_set = True
-                if (running and self.options["postcopy_without_rollback"] and not self.postcopy_started
-                        and stats.get("memory_iteration", 0) >= 2):
+                if (
+                    running
+                    and self.options["postcopy_without_rollback"]
+                    and not self.postcopy_started
+                    and stats.get("memory_iteration", 0) >= 2
+                ):
                     self.dom.migrateStartPostCopy(0)
                     self.postcopy_started = True
                 if time.monotonic() >= deadline and not self.postcopy_started:
@@ -145,35 +156,58 @@ def completed_stats(dest_dom):
 
 # --- cold: a sparse copy over SSH ----------------------------------------------------------------
 
-def sparse_copy(source_path, ssh_prefix, target_path, size):
-    """Copy ``source_path`` to ``target_path`` on the destination, skipping zero blocks.
+# The receiving end, run by the destination's Python (an Ansible target has one): frames of
+# (offset, length, data) written in place, so zero blocks neither cross the wire nor
+# provision a chunk.  Passed as one argv word; no shell pipeline on either side.
+RECEIVER = (
+    "import os,struct,sys\n"
+    "fd=os.open(sys.argv[1],os.O_WRONLY)\n"
+    "r=sys.stdin.buffer\n"
+    "while True:\n"
+    " h=r.read(12)\n"
+    " if len(h)<12: break\n"
+    " off,n=struct.unpack('>QI',h)\n"
+    " os.pwrite(fd,r.read(n),off)\n"
+    "os.fsync(fd)\n"
+)
 
-    Returns the sha256 of what was read, to compare with the destination's.
+
+def sparse_copy(source_path, ssh_prefix, target_path, size):
+    """Copy ``source_path`` to ``target_path`` on the destination, sending only the
+    blocks that are not all zero (the target is a new thin volume, which reads as zeros).
+
+    Returns (sha256 of the whole source, bytes sent).
     """
-    remote = shlex.join(["dd", f"of={target_path}", f"bs={SPARSE_BLOCK}", "conv=sparse,notrunc,fsync",
-                         "iflag=fullblock", "status=none"])
     digest = hashlib.sha256()
-    # The one pipe of this collection: a command's stdin fed from a device, no shell involved.
-    with subprocess.Popen(ssh_prefix + [remote], stdin=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+    zero = bytes(SPARSE_BLOCK)
+    sent = 0
+    with subprocess.Popen(
+        ssh_prefix + [shlex.join(["python3", "-c", RECEIVER, target_path])],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
         try:
             with open(source_path, "rb") as device:
-                left = size
-                while left > 0:
-                    block = device.read(min(_READ, left))
+                offset = 0
+                while offset < size:
+                    block = device.read(min(SPARSE_BLOCK, size - offset))
                     if not block:
                         break
                     digest.update(block)
-                    proc.stdin.write(block)
-                    left -= len(block)
+                    if block != zero[: len(block)]:
+                        proc.stdin.write(struct.pack(">QI", offset, len(block)) + block)
+                        sent += len(block)
+                    offset += len(block)
             proc.stdin.close()
         except BrokenPipeError:
             pass
         error = proc.stderr.read().decode("utf-8", "replace").strip()
         proc.wait()
     if proc.returncode != 0:
-        raise ReconcileError(f"copying {source_path} to the destination failed (rc {proc.returncode}): "
-                             f"{error or 'no output'}")
-    return digest.hexdigest()
+        raise ReconcileError(
+            f"copying {source_path} to the destination failed (rc {proc.returncode}): {error or 'no output'}"
+        )
+    return digest.hexdigest(), sent
 
 
 def remote_digest(remote, path):

@@ -25,8 +25,17 @@ from ansible_collections.openblade.kvm.plugins.module_utils._runner import Runne
 def ssh_base(host, user="root", port=None, identity=None, connect_timeout=20):
     """The ssh argv prefix for ``host``: batch mode (never a password prompt), and a
     keepalive so a destination that vanishes ends the command instead of hanging it."""
-    argv = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect_timeout}",
-            "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
+    argv = [
+        "ssh",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        f"ConnectTimeout={connect_timeout}",
+        "-o",
+        "ServerAliveInterval=5",
+        "-o",
+        "ServerAliveCountMax=3",
+    ]
     if port:
         argv += ["-p", str(port)]
     if identity:
