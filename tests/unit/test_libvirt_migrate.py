@@ -379,12 +379,13 @@ def test_live_flags_and_params():
     ):
         assert flags & getattr(libvirt, f"VIR_MIGRATE_{flag}"), flag
     assert not flags & libvirt.VIR_MIGRATE_TUNNELLED
-    found = migrate_job.params(options, ["vda"], "<domain/>")
+    found = migrate_job.params(options, ["vda"], "<domain/>", "<domain>p</domain>")
     assert found[libvirt.VIR_MIGRATE_PARAM_URI] == "tcp://10.79.0.2"
     assert found[libvirt.VIR_MIGRATE_PARAM_DISKS_URI] == "tcp://10.79.0.2"
     assert found[libvirt.VIR_MIGRATE_PARAM_LISTEN_ADDRESS] == "10.79.0.2"
     assert found[libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS] == ["vda"]
     assert found[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] == 1
+    assert found[libvirt.VIR_MIGRATE_PARAM_PERSIST_XML] == "<domain>p</domain>"
 
 
 def test_allocation_rule_flags_a_destination_the_mirror_filled(tmp_path):

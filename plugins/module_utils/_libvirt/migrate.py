@@ -43,6 +43,11 @@ from ansible_collections.openblade.kvm.plugins.module_utils._lvm.report import L
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import Plan, ReconcileError, Resource
 from ansible_collections.openblade.kvm.plugins.module_utils._validate import ValidationError, lvm_name
 
+try:
+    import libvirt
+except ImportError:  # reported by the module through missing_required_lib
+    libvirt = None
+
 LOCK_KIND = "domain"  # the same lock the domain module takes on a guest
 MIGRATED = "ob_migrated"  # on the source volumes: moved away, removed once the guest answers
 MIGRATING = "ob_migrating"  # on the destination volumes this run created, until it succeeds
@@ -357,12 +362,16 @@ class Migration(Resource):
         self.remote.run(["mv", "-f", staged, path])
         self.created.append((f"seed {path} on {self.blade}", lambda: self.remote.run(["rm", "-f", path])))
 
-    def _dest_xml(self):
-        """The guest's XML for the destination: identical (UUID, MACs, metadata), with
-        discard and zero detection on its thin disks so that zeros never provision chunks."""
-        root = model.parse(
-            self.src.live_xml(self.src_dom) if self.live else self.src.inactive_xml(self.src_dom)
-        )
+    def _dest_xml(self, persistent=False):
+        """The guest's XML for the destination: libvirt's migratable form (what ``virsh
+        dumpxml --migratable`` prints: identical UUID, MACs and metadata, without the
+        source's runtime-only details that the ABI check rejects), with discard and zero
+        detection on the moving disks.  ``persistent``: the inactive config instead."""
+        flags = libvirt.VIR_DOMAIN_XML_MIGRATABLE
+        if persistent or not self.live:
+            flags |= libvirt.VIR_DOMAIN_XML_INACTIVE
+        xml = self.src._call(f"read the migratable XML of {self.name}", self.src_dom.XMLDesc, flags)
+        root = model.parse(xml)
         moving = {target for target, _lv in self.volumes}
         for disk in root.findall("devices/disk"):
             target = disk.find("target")
@@ -384,7 +393,8 @@ class Migration(Resource):
     def _live_job(self, timeout):
         targets = [target for target, _lv in self.volumes]
         # A persistent-only copy: PERSIST_XML is the inactive config with the same disk driver.
-        result = job.LiveJob(self.src_dom, self.dest.uri, self.p, targets, self._dest_xml(), timeout).run()
+        xmls = (self._dest_xml(), self._dest_xml(persistent=True))
+        result = job.LiveJob(self.src_dom, self.dest.uri, self.p, targets, xmls, timeout).run()
         dom = self.dest.lookup(self.name)
         if dom is not None:
             result.update(job.completed_stats(dom))

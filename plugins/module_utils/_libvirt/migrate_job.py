@@ -63,7 +63,7 @@ def flags(options, live=True):
     return value
 
 
-def params(options, disks, dest_xml):
+def params(options, disks, dest_xml, persist_xml):
     """The typed parameters of migrateToURI3."""
     address = options["migration_address"]
     host = f"[{address}]" if ":" in address else address
@@ -73,7 +73,7 @@ def params(options, disks, dest_xml):
         libvirt.VIR_MIGRATE_PARAM_DISKS_URI: f"tcp://{host}",
         libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS: list(disks),
         libvirt.VIR_MIGRATE_PARAM_DEST_XML: dest_xml,
-        libvirt.VIR_MIGRATE_PARAM_PERSIST_XML: dest_xml,
+        libvirt.VIR_MIGRATE_PARAM_PERSIST_XML: persist_xml,
     }
     if options["bandwidth"]:
         found[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = options["bandwidth"]
@@ -85,12 +85,12 @@ class LiveJob:
 
     poll = 1.0
 
-    def __init__(self, dom, dest_uri, options, disks, dest_xml, timeout):
+    def __init__(self, dom, dest_uri, options, disks, xmls, timeout):
         self.dom = dom
         self.dest_uri = dest_uri
         self.options = options
         self.disks = disks
-        self.dest_xml = dest_xml
+        self.xmls = xmls  # (the running guest's, the persistent config's) for the destination
         self.timeout = timeout
         self.aborted = None
         self.postcopy_started = False
@@ -102,7 +102,7 @@ class LiveJob:
         watchdog.start()
         try:
             self.dom.migrateToURI3(
-                self.dest_uri, params(self.options, self.disks, self.dest_xml), flags(self.options)
+                self.dest_uri, params(self.options, self.disks, *self.xmls), flags(self.options)
             )
         except libvirt.libvirtError as exc:
             self._done.set()
