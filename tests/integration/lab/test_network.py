@@ -363,6 +363,55 @@ def test_timer_rolls_back_when_the_module_dies(partitions, pair):
     print(f"timer rollback: blade2 reachable again {time.monotonic() - started:.0f}s after the change began")
 
 
+# A management-path change that never converges: its probe target does not exist (on the
+# isolated trunk segment), so the module sits in its probe, holding the lock, until killed.
+KILLED = {"name": "bond0.990", "parent": "bond0", "vlan_id": 990, "addresses": ["10.78.0.1/24"],
+          "management_address": "10.78.0.1", "probe": "10.78.0.99", "rollback_timeout": 40}
+LATER = {"name": "bond0.990", "parent": "bond0", "vlan_id": 990, "mtu": 1400}
+BACKUPS = "/var/lib/openblade-kvm/network-backups"
+
+
+def test_a_killed_change_never_rolls_back_a_later_one(partitions, pair):
+    """Change A is SIGKILLed (by its PID, from the lock file) while it probes; change B
+    (the same VLAN with MTU 1400) commits before A's timer fires.  Past A's timer, B's
+    files and VLAN must still be there: B restored A first, and A's timer stood down."""
+    _blade1, blade2 = pair
+    killer = ("systemd-run --unit ob-test-killer --collect sh -c 'for i in $(seq 1 900); do "
+              "ip link show bond0.990 >/dev/null 2>&1 && break; sleep 0.2; done; sleep 1; "
+              f"kill -9 $(cat {LOCK_FILE})'")
+    blade2.run(killer)
+    result = blade2.module("vlan", KILLED)
+    killed_at = time.monotonic()
+    assert result["failed"] and "rolled_back" not in result, result.get("msg")
+    pending = blade2.run(f"cd {BACKUPS}; for d in *; do [ -e $d/state ] || echo $d; done").stdout.split()
+    assert len(pending) == 1, pending  # A left an uncommitted change with its timer armed
+    checked = blade2.module("vlan", LATER, check=True)
+    later = blade2.module("vlan", LATER)
+    assert not later.get("failed"), later.get("msg")
+    # Past A's timer: armed for rollback_timeout + 30s when A began, a few seconds before the kill.
+    time.sleep(max(0, killed_at + 80 - time.monotonic()))
+    wait_until("A's timer to finish", lambda: "openblade-kvm-network-rollback" not in blade2.run(
+        "systemctl list-units --all --no-legend 'openblade-kvm-network-rollback-*'").stdout, timeout=60)
+    seen = blade2.run("ip -j -d address show bond0.990; echo ---; "
+                      "cat /etc/systemd/network/*bond0.990.netdev; echo ---; "
+                      f"cat {BACKUPS}/{pending[0]}/state {BACKUPS}/{pending[0]}/rollback.log", check=False)
+    assert seen.returncode == 0, f"B's VLAN or files are gone: {seen.stdout} {seen.stderr}"
+    link_json, netdev, killed_log = seen.stdout.split("\n---\n")
+    link = json.loads(link_json)[0]
+    assert link["mtu"] == 1400 and link["addr_info"] == [], link  # B's MTU, not A's address
+    assert "MTUBytes=1400" in netdev
+    assert "rolling back: timer" not in killed_log, killed_log
+    assert killed_log.startswith("rolled back"), killed_log  # restored by B, under the lock
+    # B said what it did first, in check mode too (where what follows cannot be known exactly).
+    for run in (checked, later):
+        assert run["actions"][0].startswith(f"restore the uncommitted network change {BACKUPS}/{pending[0]}")
+        assert any("killed" in warning for warning in run["warnings"]), run.get("warnings")
+    again = blade2.module("vlan", LATER)
+    assert not again["changed"], again["actions"]
+    gone = blade2.module("vlan", dict(LATER, state="absent"))
+    assert gone["changed"] and not gone.get("failed"), gone.get("msg")
+
+
 def test_reboot_brings_the_partitions_back_and_a_rerun_changes_nothing(partitions, pair):
     blade1, blade2 = pair
     blade2.run("systemctl reboot", check=False, timeout=30)
