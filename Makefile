@@ -71,11 +71,12 @@ integration-host:
 lab-up:
 	$(LAB) up --blades $(LAB_BLADES)
 
-# The storage suite runs on the last blade beside the network suite on the first two.
+# The storage suite, then the killed and concurrent runs, on the last blade beside the network
+# suite on the first two.
 lab-tests:
 	$(VENV)/python -m pytest tests/integration/lab/test_lab.py -q
 	tools/lanes.sh "$(VENV)/python -m pytest tests/integration/lab/test_network.py -q" \
-	               "$(VENV)/python -m pytest tests/integration/lab/test_storage.py -q"
+	               "$(VENV)/python -m pytest tests/integration/lab/test_storage.py tests/integration/lab/test_killed_runs.py -q"
 
 molecule:
 	OPENBLADE_LAB_KEEP=1 $(VENV)/molecule test --all

@@ -121,7 +121,8 @@ def test_the_timer_never_restores_over_a_later_committed_change(tmp_path):
     assert proc.returncode == 0 and not log.exists()
     assert (etc / "05-openblade-br0.netdev").read_text() == "created by the failed run\n"
     assert (saved / "state").read_text() == "superseded\n"
-    assert f"not restoring: {later} began after this change and committed" in (saved / "rollback.log").read_text()
+    log = (saved / "rollback.log").read_text()
+    assert f"not restoring: {later} began after this change and committed" in log
 
 
 def test_the_timer_waits_for_a_later_pending_change_and_follows_a_rolled_back_one(tmp_path):
@@ -137,3 +138,26 @@ def test_the_timer_waits_for_a_later_pending_change_and_follows_a_rolled_back_on
     assert proc.returncode == 0
     assert (saved / "state").read_text() == "rolled back\n"
     assert not (etc / "05-openblade-br0.netdev").exists()
+
+
+def test_pending_changes_are_the_uncommitted_ones_after_the_last_commit_newest_first(tmp_path):
+    from ansible_collections.openblade.kvm.plugins.module_utils._net.transaction import pending_changes
+
+    def made(name, generation, state=None):
+        directory = tmp_path / name
+        directory.mkdir()
+        (directory / "manifest.json").write_text(json.dumps(
+            {"files": [{"path": f"/etc/{name}", "saved": None}], "generation": generation}))
+        if state:
+            (directory / "state").write_text(state + "\n")
+
+    made("a", 1)                 # killed, then superseded by the commit of c
+    made("b", 2, "rolled back")
+    made("c", 3, "committed")
+    made("d", 4)                 # killed
+    made("e", 5)                 # killed too, after d
+    (tmp_path / "f").mkdir()     # killed before its manifest: nothing changed yet
+    pending = pending_changes(str(tmp_path))
+    assert [change.backup_dir for change in pending] == [str(tmp_path / "e"), str(tmp_path / "d")]
+    assert str(pending[0]).startswith(f"{tmp_path / 'e'} (began e; 1 file(s): /etc/e)")
+    assert pending_changes(str(tmp_path / "missing")) == []

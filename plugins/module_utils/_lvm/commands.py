@@ -102,5 +102,6 @@ def qemu_img_convert(src, src_format, target):
     qemu-img dies with it instead of writing on (and holding the LV open, so the next run
     could not remove the interrupted import).
     """
-    return ["setpriv", "--pdeathsig", "KILL", "--", "qemu-img", "convert", "-f", src_format, "-O", "raw", "-n", "--target-is-zero",
+    return ["setpriv", "--pdeathsig", "KILL", "--",
+            "qemu-img", "convert", "-f", src_format, "-O", "raw", "-n", "--target-is-zero",
             "-W", src, target]

@@ -53,6 +53,7 @@ from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import (
     ReconcileError,
     Resource,
 )
+from ansible_collections.openblade.kvm.plugins.module_utils._runner import CommandError
 
 RELOAD = ["networkctl", "reload"]
 MASTER_ROLES = ("bridge", "bond")
@@ -576,8 +577,10 @@ class _RuntimeSteps:
         steps += [(f"reconfigure {name} (networkctl reconfigure)", ["networkctl", "reconfigure", name])
                   for name in self.reconfigure]
         steps += [(description, argv) for description, argv, _name, _reverse in self.live]
-        steps += [(description, argv) for description, argv, _name in self.address_deletes]
-        return [(description, lambda argv=argv: run(argv)) for description, argv in steps]
+        actions = [(description, lambda argv=argv: run(argv)) for description, argv in steps]
+        actions += [(description, lambda argv=argv: _delete_address(run, argv))
+                    for description, argv, _name in self.address_deletes]
+        return actions
 
     def restore_commands(self, touched):
         """What the restore script runs after putting the previous files back."""
@@ -590,6 +593,14 @@ class _RuntimeSteps:
         commands += [{"argv": ["networkctl", "reconfigure", name], "may_fail": True}
                      for name in sorted(touched) if snapshot.link(name) is not None and name not in created]
         return commands
+
+
+def _delete_address(run, argv):
+    """Remove an address the files no longer give; networkd may have dropped it itself on the
+    reload (it was in the previous file), and the kernel then answers EADDRNOTAVAIL: gone."""
+    result = run(argv, check=False)
+    if result.rc != 0 and "Cannot assign requested address" not in result.stderr:
+        raise CommandError(argv, result.rc, result.stdout, result.stderr)
 
 
 def _delete_argv(name):
