@@ -64,7 +64,9 @@ extends_documentation_fragment:
   - openblade.kvm.attributes
   - openblade.kvm.lvm
 notes:
-  - Like every LVM module, it holds the volume group's lock for the whole import, so another run's plan never sees a half-imported image or a pool that changes under it; a run that waits longer than 60 seconds for it fails and names the holder. A killed import is recognised by its C(ob_importing) tag and redone by the next run, and qemu-img dies with the module.
+  - Like every LVM module, it holds the volume group's lock for the whole import, so another run's plan never sees a half-imported image
+    or a pool that changes under it; a run that waits longer than 60 seconds for it fails and names the holder.
+  - A killed import is recognised by its C(ob_importing) tag and redone by the next run; qemu-img dies with the module.
   - Check mode inspects O(src) with C(qemu-img info) and computes its checksum too, so it fails the same way a real run would.
 seealso:
   - module: openblade.kvm.lvm_clone
