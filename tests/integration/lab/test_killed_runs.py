@@ -207,7 +207,8 @@ def partitions_args(parts):
 
 def test_two_conflicting_partitions_runs_at_once(blade):
     blade.run(NETWORK_CLEANUP, check=False)
-    first = partitions_args([("ka", 201, {}), ("kb", 202, {})])
+    # Both state kb's MTU: a partition without one leaves the MTU as it finds it.
+    first = partitions_args([("ka", 201, {}), ("kb", 202, {"mtu": 1500})])
     second = partitions_args([("kb", 202, {"mtu": 1400}), ("kc", 203, {})])
     try:
         results = at_once(lambda: blade.module("partitions", first),
