@@ -84,14 +84,15 @@ integration-host:
 lab-up:
 	$(LAB) up --blades $(LAB_BLADES)
 
-# First, on the new blades, alone: the inventory checks (a bad inventory must change
-# nothing on a blade no play has touched yet; then a one-guest cluster on blade1, torn
-# down again). The storage suite runs on the last blade beside the network suite on the
-# first two.
+	               "$(VENV)/python -m pytest tests/integration/lab/test_storage.py tests/integration/lab/test_golden_url.py tests/integration/lab/test_killed_runs.py -q"
 lab-tests:
 	$(VENV)/python -m pytest tests/integration/lab/test_inventory_checks.py tests/integration/lab/test_lab.py -q
 	tools/lanes.sh "$(VENV)/python -m pytest tests/integration/lab/test_network.py -q" \
+<<<<<<< HEAD
 	               "$(VENV)/python -m pytest tests/integration/lab/test_storage.py tests/integration/lab/test_golden_url.py -q"
+=======
+	               "$(VENV)/python -m pytest tests/integration/lab/test_storage.py tests/integration/lab/test_killed_runs.py -q"
+>>>>>>> hardening-kill
 
 molecule:
 	OPENBLADE_LAB_KEEP=1 $(VENV)/molecule test --all

@@ -33,7 +33,13 @@ notes:
     is applied with an automatic rollback. A systemd timer is armed before the change, and the
     module probes after it. If the probe fails within O(rollback_timeout), the previous files are
     restored. If the module itself never finishes (for example its connection was cut), the timer
-    restores them O(rollback_timeout) plus 30 seconds after the change began.
+    restores them O(rollback_timeout) plus 30 seconds after the change began, unless a change that
+    began later has committed or is still pending: a timer never restores over a newer change.
+  - >-
+    A change whose module was killed before it committed or rolled back leaves its backup pending.
+    The next network change restores it first (its first action says so, with a warning naming the
+    backup and its files), stops its timer, and plans on the restored files. In check mode the
+    actions after that restore are planned from the files the killed run left, and can differ.
   - The host-wide lock C(/run/lock/openblade-kvm/network-systemd-networkd.lock) serialises network changes, so two runs never interleave.
 options:
   rollback_timeout:

@@ -102,7 +102,9 @@ extends_documentation_fragment:
   - openblade.kvm.attributes
   - openblade.kvm.lvm
 notes:
-  - A long import holds a lock on this image's LV only; other volumes of the volume group can change meanwhile.
+  - Like every LVM module, it holds the volume group's lock for the whole import, so another run's plan never sees a half-imported image
+    or a pool that changes under it; a run that waits longer than 60 seconds for it fails and names the holder.
+  - A killed import is recognised by its C(ob_importing) tag and redone by the next run; qemu-img dies with the module.
   - Check mode inspects O(src) with C(qemu-img info) and computes its checksum too, so it fails the same way a real run would.
   - Check mode never downloads. For an O(url) that is not downloaded yet, it reports the download and the import; the image is
     inspected (backing file, format, virtual size against O(size)) once it is downloaded, so those checks happen in the real run only.

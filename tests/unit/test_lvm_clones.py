@@ -234,6 +234,27 @@ def test_a_missing_golden_image_is_one_warning_for_the_whole_batch(tmp_path):
     checked = reconcile(builder(tmp_path, clones)(FakeRunner(state())), check_mode=True)
     assert len(checked["actions"]) == 3
     assert checked["warnings"] == ["golden image obt_vg/debian12-9 does not exist (yet): the planned "
-                                   "actions that need it fail unless an earlier task creates it"]
+                                   "actions that need it fail unless an earlier task creates it",
+                                   "the overcommit check of the clones of golden image "
+                                   "obt_vg/debian12-9 cannot run until it exists (its thin pool is "
+                                   "not known yet): the real run checks it"]
     with pytest.raises(ReconcileError, match="golden image obt_vg/debian12-9 does not exist"):
         reconcile(builder(tmp_path, clones)(FakeRunner(state())))
+
+
+def test_check_mode_lists_the_growth_of_a_clone_of_an_image_not_there_yet(tmp_path):
+    """The image is created by an earlier task of the play: check mode cannot know its size,
+    so it lists the growth the real run will do, and says why, never fewer actions."""
+    clones = [item("web1", origin="debian12-9", size="1g")]
+    checked = reconcile(builder(tmp_path, clones)(FakeRunner(state())), check_mode=True)
+    assert checked["actions"] == [
+        "create thin clone obt_vg/web1-root of golden image obt_vg/debian12-9 for guest web1",
+        "extend obt_vg/web1-root to 1 GiB if golden image obt_vg/debian12-9 is smaller"]
+    assert ("clones[0].size: whether obt_vg/web1-root grows to 1 GiB depends on the size of golden "
+            "image obt_vg/debian12-9, which does not exist (yet); the growth is listed, and the real "
+            "run does it only if the image is smaller") in checked["warnings"]
+    assert any("overcommit check" in warning and "debian12-9" in warning for warning in checked["warnings"])
+    # Once the image exists (the earlier task ran), the run plans as many actions.
+    real = reconcile(builder(tmp_path, [item("web1", size="1g")])(FakeRunner(state())), check_mode=True)
+    assert len(real["actions"]) == len(checked["actions"])
+    assert real["actions"][1] == "extend obt_vg/web1-root from 64 MiB to 1 GiB"

@@ -73,8 +73,8 @@ def import_mutations(src, size=60 * MIB, read_only=True, sha=SHA):
          "thinpool", "--addtag", "openblade.kvm", "--addtag", "ob_golden", "--addtag",
          "ob_importing", "--addtag", "ob_image=debian12", "--addtag", "ob_version=1", "--name",
          "debian12-1", "obt_vg"],
-        ["qemu-img", "convert", "-f", "qcow2", "-O", "raw", "-n", "--target-is-zero", "-W", src,
-         "/dev/obt_vg/debian12-1"],
+        ["setpriv", "--pdeathsig", "KILL", "--", "qemu-img", "convert", "-f", "qcow2", "-O", "raw",
+         "-n", "--target-is-zero", "-W", src, "/dev/obt_vg/debian12-1"],
         finish + ["obt_vg/debian12-1"],
     ]
 

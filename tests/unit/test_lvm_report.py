@@ -125,6 +125,7 @@ def test_mutation_argvs():
     assert commands.QEMU_IMG_INFO.argv(format="raw", positional=["/i.raw"]) == [
         "qemu-img", "info", "--output=json", "-f", "raw", "/i.raw"]
     assert commands.qemu_img_convert("/i.qcow2", "qcow2", "/dev/vg/v") == [
+        "setpriv", "--pdeathsig", "KILL", "--",
         "qemu-img", "convert", "-f", "qcow2", "-O", "raw", "-n", "--target-is-zero", "-W",
         "/i.qcow2", "/dev/vg/v"]
     assert commands.WIPEFS_ALL.argv(positional=["/dev/sdb"]) == ["wipefs", "--all", "/dev/sdb"]

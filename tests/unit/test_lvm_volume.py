@@ -191,6 +191,19 @@ def test_missing_pool_is_planned_with_a_warning_and_fails_at_that_action(tmp_pat
     assert caught.value.details["failed_action"] == checked["actions"][0]
 
 
+def test_free_percentage_on_a_pool_not_there_yet_says_what_it_cannot_know(tmp_path):
+    table = host(pvs=[pv("/dev/vdb")], vgs=[vg()], lvs=[])
+    checked = reconcile(builder(tmp_path, size="50%FREE")(FakeRunner(table)), check_mode=True)
+    assert checked["actions"] == ["create thin volume obt_vg/vol1 of 50%FREE in thin pool thinpool"]
+    assert checked["warnings"] == [
+        "thin pool obt_vg/thinpool does not exist (yet): the planned actions that need it fail unless "
+        "an earlier task creates it",
+        "the overcommit check of creating obt_vg/vol1 of 50%FREE cannot run until thin pool "
+        "obt_vg/thinpool exists: the real run checks it",
+        "size: 50%FREE of obt_vg/vol1 is resolved against thin pool thinpool, which does not exist "
+        "(yet): the size is known only in the real run"]
+
+
 @pytest.mark.parametrize("params, message", [
     ({"name": "snapshot1"}, "name: 'snapshot1' is not a valid LVM LV name"),
     ({"size": "10%ORIGIN"}, "size: '10%ORIGIN' is not a supported percentage (allowed here: N%FREE, "

@@ -361,3 +361,64 @@ def test_files_are_ours_and_backups_are_kept(tmp_path):
     backup = tmp_path / "backups" / result["backup_dir"].rsplit("/", 1)[1]
     assert (backup / "state").read_text() == "committed\n"
     assert (backup / "restore.py").exists()
+
+
+def test_a_killed_change_is_restored_before_the_next_one(tmp_path):
+    """Change A dies after writing its files (no commit, its timer armed); change B first
+    restores A under the lock, then plans on the restored files; A's timer stands down."""
+    from ansible_collections.openblade.kvm.tests.unit.net_host import write_stubs
+
+    log = write_stubs(tmp_path / "bin")
+    accept = RELOAD + [["systemctl", "stop"]]
+    host = FakeNetHost(lab_links(etc(tmp_path)), accept=accept, stub_bin=tmp_path / "bin")
+    killed = resource(host, tmp_path, [BridgeSpec("br-a")])
+    current = killed.observe()
+    plan = killed.plan(current, killed.desired(current))
+    for action in plan.actions[:-1]:  # killed before its last step: never committed
+        action.apply()
+    killed.txn._end()  # the kernel drops a dead process's lock
+    a_dir = killed.txn.backup_dir
+    assert (tmp_path / "etc/05-openblade-br-a.netdev").exists()
+
+    b_after = bridge_after(tmp_path)
+    host = FakeNetHost(lab_links(etc(tmp_path)), after=b_after, accept=accept, stub_bin=tmp_path / "bin")
+
+    def make():
+        return resource(host, tmp_path, [BridgeSpec("br-sales")])
+
+    checked = reconcile(make(), check_mode=True)
+    assert not (tmp_path / "backups" / a_dir.rsplit("/", 1)[1] / "state").exists()  # check changes nothing
+    restore = (f"restore the uncommitted network change {a_dir} that a killed run left, and re-plan "
+               "on the restored state")
+    assert checked["actions"][0] == restore
+    assert "a killed network run left an uncommitted change" in checked["warnings"][0]
+    assert "05-openblade-br-a.netdev" in checked["warnings"][0]
+    real = reconcile(make())
+    assert real["actions"][0] == restore
+    assert f"create {etc(tmp_path)}/05-openblade-br-sales.netdev" in real["actions"]
+    assert sorted(p.name for p in (tmp_path / "etc").iterdir()) == [
+        "05-openblade-br-sales.netdev", "05-openblade-br-sales.network"]
+    a_state = tmp_path / "backups" / a_dir.rsplit("/", 1)[1] / "state"
+    assert a_state.read_text() == "rolled back\n"
+    unit = f"openblade-kvm-network-rollback-{a_dir.rsplit('/', 1)[1]}.timer"
+    assert ("systemctl", "stop", unit) in host.calls
+    assert "ip link delete dev br-a" in log.read_text()
+    # Once restored it is not pending any more: the next run changes nothing.
+    host.links = b_after
+    host._refresh()
+    again = reconcile(make())
+    assert (again["changed"], again["actions"]) == (False, [])
+
+
+def test_an_address_networkd_already_dropped_is_not_an_error(tmp_path):
+    """The old file gave 10.9.0.2; on reload networkd drops it itself, so the explicit delete
+    meets EADDRNOTAVAIL: the address is gone, as wanted, and the change commits."""
+    both = bridge_after(tmp_path, addresses=["10.9.0.1/24", "10.9.0.2/24"])
+    host = FakeNetHost(lab_links(etc(tmp_path)), after=both, accept=RELOAD)
+    reconcile(resource(host, tmp_path, [BridgeSpec("br-sales", addresses=["10.9.0.1/24", "10.9.0.2/24"])]))
+    delete = ["ip", "address", "del", "10.9.0.2/24", "dev", "br-sales"]
+    host = FakeNetHost(both, after=bridge_after(tmp_path, addresses=["10.9.0.1/24"]), accept=RELOAD,
+                       table={tuple(delete): (2, "", "RTNETLINK answers: Cannot assign requested address\n")})
+    result = reconcile(resource(host, tmp_path, [BridgeSpec("br-sales", addresses=["10.9.0.1/24"])]))
+    assert "remove address 10.9.0.2/24 from br-sales" in result["actions"]
+    assert tuple(delete) in host.calls

@@ -163,3 +163,18 @@ def test_prune_removes_only_what_partitions_created(tmp_path):
         "05-openblade-br-sales.netdev"]
     assert not (tmp_path / "etc/05-openblade-bond0.network.d/openblade-vlan-bond0.102.conf").exists()
     assert result["interfaces"]["br-hr"] is None
+
+
+def test_prune_reads_what_is_stale_under_the_lock(tmp_path):
+    """Run B (prune) is built while run A still holds the lock; A then creates hr.  B must
+    prune hr too: it reads the stale devices when it observes, not when it is built."""
+    base = str(tmp_path / "etc")
+    waiting = partitions(FakeNetHost(lab_links(base)), tmp_path, partitions=PARTS[1:2], prune=True)
+    host = FakeNetHost(lab_links(base), after=built(base, PARTS[1:]), accept=[["networkctl", "reload"]])
+    reconcile(partitions(host, tmp_path))  # run A: sales and hr
+    remaining = [link for link in built(base, PARTS[1:2]) if link["name"] not in ("br-hr", "bond0.102")]
+    waiting.runner = host = FakeNetHost(built(base, PARTS[1:]), after=remaining,
+                                        accept=[["networkctl", "reload"], ["ip", "link", "delete", "dev"]])
+    result = reconcile(waiting)
+    assert [a for a in result["actions"] if a.startswith("delete")] == ["delete bridge br-hr",
+                                                                        "delete vlan bond0.102"]

@@ -96,3 +96,68 @@ def test_a_failing_command_is_reported(tmp_path):
     log = (saved / "rollback.log").read_text()
     assert "$ networkctl reload -> rc 1 Failed to reload" in log
     assert "rolled back with 1 failed command(s)" in log
+
+
+def newer_backup(tmp_path, generation, state):
+    """Another change's backup next to ``backup``'s, with its generation and state."""
+    other = tmp_path / f"newer-{generation}"
+    other.mkdir()
+    (other / "manifest.json").write_text(json.dumps({"files": [], "commands": [], "generation": generation}))
+    if state:
+        (other / "state").write_text(state + "\n")
+    return other
+
+
+def with_generation(saved, generation):
+    manifest = json.loads((saved / "manifest.json").read_text())
+    (saved / "manifest.json").write_text(json.dumps(dict(manifest, generation=generation)))
+
+
+def test_the_timer_never_restores_over_a_later_committed_change(tmp_path):
+    etc, saved = backup(tmp_path)
+    with_generation(saved, 3)
+    later = newer_backup(tmp_path, 4, "committed")
+    proc, log = restore(tmp_path, saved)
+    assert proc.returncode == 0 and not log.exists()
+    assert (etc / "05-openblade-br0.netdev").read_text() == "created by the failed run\n"
+    assert (saved / "state").read_text() == "superseded\n"
+    log = (saved / "rollback.log").read_text()
+    assert f"not restoring: {later} began after this change and committed" in log
+
+
+def test_the_timer_waits_for_a_later_pending_change_and_follows_a_rolled_back_one(tmp_path):
+    etc, saved = backup(tmp_path)
+    with_generation(saved, 3)
+    later = newer_backup(tmp_path, 4, None)
+    proc, log = restore(tmp_path, saved)
+    assert proc.returncode == 0 and not log.exists()
+    assert not (saved / "state").exists()  # still pending: the next change restores both, newest first
+    assert "is not finished; it must be restored first" in (saved / "rollback.log").read_text()
+    (later / "state").write_text("rolled back\n")
+    proc, log = restore(tmp_path, saved)
+    assert proc.returncode == 0
+    assert (saved / "state").read_text() == "rolled back\n"
+    assert not (etc / "05-openblade-br0.netdev").exists()
+
+
+def test_pending_changes_are_the_uncommitted_ones_after_the_last_commit_newest_first(tmp_path):
+    from ansible_collections.openblade.kvm.plugins.module_utils._net.transaction import pending_changes
+
+    def made(name, generation, state=None):
+        directory = tmp_path / name
+        directory.mkdir()
+        (directory / "manifest.json").write_text(json.dumps(
+            {"files": [{"path": f"/etc/{name}", "saved": None}], "generation": generation}))
+        if state:
+            (directory / "state").write_text(state + "\n")
+
+    made("a", 1)                 # killed, then superseded by the commit of c
+    made("b", 2, "rolled back")
+    made("c", 3, "committed")
+    made("d", 4)                 # killed
+    made("e", 5)                 # killed too, after d
+    (tmp_path / "f").mkdir()     # killed before its manifest: nothing changed yet
+    pending = pending_changes(str(tmp_path))
+    assert [change.backup_dir for change in pending] == [str(tmp_path / "e"), str(tmp_path / "d")]
+    assert str(pending[0]).startswith(f"{tmp_path / 'e'} (began e; 1 file(s): /etc/e)")
+    assert pending_changes(str(tmp_path / "missing")) == []

@@ -125,13 +125,17 @@ class LvmResource(Resource):
 
     # --- policy --------------------------------------------------------------------------
 
-    def check_overcommit(self, plan, pool, extra, allow, what):
+    def check_overcommit(self, plan, pool, extra, allow, what, missing=None):
         """Refuse ``what`` (adding ``extra`` writable bytes) past the pool's max_overcommit.
 
         Earlier actions of the same plan count too (``pending``, per pool): a batch of
-        ten clones is checked as ten clones, not ten times as one.
+        ten clones is checked as ten clones, not ten times as one.  When the pool is
+        ``missing`` (check mode before the task that creates it), say that it cannot be checked.
         """
         if pool is None:
+            if missing is not None:
+                plan.warn(f"the overcommit check of {what} cannot run until {missing} exists: the "
+                          "real run checks it")
             return
         pending = self.pending.get(pool.name, 0) + extra
         self.pending[pool.name] = pending

@@ -197,10 +197,22 @@ class Clones(LvmResource):
         owner = f" for guest {item.owner}" if item.owner else ""
         self.add_or_fail_missing(plan, f"create thin clone {full} of golden image "
                                  f"{self.vg}/{item.origin}{owner}", argv, missing)
+        if missing is not None:
+            # Said once per missing image: the batch's clones share the cause.
+            plan.warn(f"the overcommit check of the clones of {missing} cannot run until it "
+                      "exists (its thin pool is not known yet): the real run checks it")
         if origin is not None and wanted > origin.size:
             plan.add(f"extend {full} from {sizes.human(origin.size)} to {sizes.human(wanted)}",
                      self.run(commands.LVEXTEND.argv(size=sizes.argv_bytes(wanted),
                                                      positional=[full])))
+        elif origin is None and item.size is not None:
+            # Whether the clone grows depends on the image's size, which is not known yet: list
+            # the growth (a real run plans again once the image exists) rather than hide it.
+            plan.warn(f"{item.where}size: whether {full} grows to {sizes.human(wanted)} depends on "
+                      f"the size of {missing}, which does not exist (yet); the growth is listed, "
+                      "and the real run does it only if the image is smaller")
+            self.add_or_fail_missing(plan, f"extend {full} to {sizes.human(wanted)} if golden image "
+                                     f"{self.vg}/{item.origin} is smaller", None, missing)
 
     def _plan_remove(self, plan, item):
         lv = self.lvs.get(item.name)

@@ -98,7 +98,10 @@ def qemu_img_convert(src, src_format, target):
 
     -n: the target exists (our LV); --target-is-zero: a new thin LV reads as zeros, so
     zero runs are skipped instead of written (and never provisioned in the pool);
-    -W: out-of-order writes, for throughput.
+    -W: out-of-order writes, for throughput.  setpriv --pdeathsig: if the module is killed,
+    qemu-img dies with it instead of writing on (and holding the LV open, so the next run
+    could not remove the interrupted import).
     """
-    return ["qemu-img", "convert", "-f", src_format, "-O", "raw", "-n", "--target-is-zero",
+    return ["setpriv", "--pdeathsig", "KILL", "--",
+            "qemu-img", "convert", "-f", src_format, "-O", "raw", "-n", "--target-is-zero",
             "-W", src, target]

@@ -118,12 +118,6 @@ class GoldenImage(LvmResource):
         return self.download.path
 
     @property
-    def lock_name(self):
-        # Imports take minutes: lock the image's LV only, so other volumes of the VG
-        # can change meanwhile (LVM serialises its own metadata updates).
-        return f"{self.vg}/{self.lv_name}"
-
-    @property
     def full(self):
         return f"{self.vg}/{self.lv_name}"
 

@@ -90,14 +90,18 @@ class ThinVolume(LvmResource):
         if self.size is None:
             raise ReconcileError(f"size: required to create thin volume {full}", option="size")
         pool = self.thin_pool(self.pool)
-        self.check_overcommit(plan, pool, nbytes or 0, self.allow_overcommit,
-                              f"creating {full} of {sizes.human(nbytes)}")
+        missing = self.missing_pool(self.pool)
+        shown = sizes.human(nbytes) if nbytes else str(self.size)
         argv = commands.LVCREATE.argv(
             type="thin", virtualsize=sizes.argv_bytes(nbytes or 0), thinpool=self.pool,
             addtag=tags.MARKER, name=self.name, positional=[self.vg])
-        shown = sizes.human(nbytes) if nbytes else str(self.size)
         self.add_or_fail_missing(plan, f"create thin volume {full} of {shown} in thin pool "
-                                 f"{self.pool}", argv, self.missing_pool(self.pool))
+                                 f"{self.pool}", argv, missing)
+        self.check_overcommit(plan, pool, nbytes or 0, self.allow_overcommit,
+                              f"creating {full} of {shown}", missing)
+        if nbytes is None and missing is not None:
+            plan.warn(f"size: {self.size} of {full} is resolved against thin pool {self.pool}, "
+                      "which does not exist (yet): the size is known only in the real run")
 
     def result(self, current, desired, plan, applied):
         if applied and plan:

@@ -45,12 +45,15 @@ from ansible_collections.openblade.kvm.plugins.module_utils._net.transaction imp
     LOCK_TIMEOUT,
     Guard,
     Transaction,
+    pending_changes,
+    restore_pending,
 )
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import (
     Plan,
     ReconcileError,
     Resource,
 )
+from ansible_collections.openblade.kvm.plugins.module_utils._runner import CommandError
 
 RELOAD = ["networkctl", "reload"]
 MASTER_ROLES = ("bridge", "bond")
@@ -114,6 +117,8 @@ class NetworkResource(Resource):
                 "systemd-networkd is not running on this host; the bridge, vlan, bond and "
                 "partitions modules persist and apply their configuration with it "
                 "(systemctl enable --now systemd-networkd)")
+        # Under the lock: a pending change's module is gone (killed, or its host rebooted).
+        self.pending = pending_changes(self.txn_options["backup_root"])
         self.snapshot = observe(self.runner)
         self.mgmt = ManagementPath(self.snapshot, management_address(self.management_option, self.environ))
         self._plan_files()
@@ -336,6 +341,8 @@ class NetworkResource(Resource):
         plan = Plan()
         for warning in self.warnings:
             plan.warn(warning)
+        if self.pending:
+            self._plan_recovery(plan)
         if not changes and not steps.any():
             return plan
         txn = self.txn = Transaction(self.runner, self.layout, changes, steps.restore_commands(touched),
@@ -359,6 +366,34 @@ class NetworkResource(Resource):
         for index, (description, function) in enumerate(actions):
             plan.add(description, txn.wrap(function, final=index == len(actions) - 1))
         return plan
+
+    def _plan_recovery(self, plan):
+        """Restore what killed runs left half-done, then re-plan from the restored state.
+
+        The restore runs first, under this run's lock, so no timer of theirs can later
+        restore over this change.  What follows it is planned again after the restore; in
+        check mode it is planned from the files the killed run left, and may differ.
+        """
+        shown = "; ".join(str(change) for change in self.pending)
+        plan.warn(f"a killed network run left an uncommitted change ({shown}); this run restores "
+                  "it first, then applies what it plans on the restored state (in check mode the "
+                  "actions after the restore are planned from the files the killed run left, so "
+                  "they can differ from the real run's)")
+        index = len(plan.actions)
+
+        def recover():
+            restore_pending(self.runner, self.pending, self.txn_options["python"])
+            current = self.observe()
+            fresh = self.plan(current, self.desired(current))
+            # Replace the actions planned from the killed run's files; _apply reads them next.
+            del plan.actions[index + 1:]
+            plan.actions.extend(fresh.actions)
+            for warning in fresh.warnings:
+                plan.warn(warning)
+
+        plan.add("restore the uncommitted network change "
+                 + ", ".join(change.backup_dir for change in self.pending)
+                 + " that a killed run left, and re-plan on the restored state", recover)
 
     def _file_step(self, path, content):
         if content is None:
@@ -542,8 +577,10 @@ class _RuntimeSteps:
         steps += [(f"reconfigure {name} (networkctl reconfigure)", ["networkctl", "reconfigure", name])
                   for name in self.reconfigure]
         steps += [(description, argv) for description, argv, _name, _reverse in self.live]
-        steps += [(description, argv) for description, argv, _name in self.address_deletes]
-        return [(description, lambda argv=argv: run(argv)) for description, argv in steps]
+        actions = [(description, lambda argv=argv: run(argv)) for description, argv in steps]
+        actions += [(description, lambda argv=argv: _delete_address(run, argv))
+                    for description, argv, _name in self.address_deletes]
+        return actions
 
     def restore_commands(self, touched):
         """What the restore script runs after putting the previous files back."""
@@ -556,6 +593,14 @@ class _RuntimeSteps:
         commands += [{"argv": ["networkctl", "reconfigure", name], "may_fail": True}
                      for name in sorted(touched) if snapshot.link(name) is not None and name not in created]
         return commands
+
+
+def _delete_address(run, argv):
+    """Remove an address the files no longer give; networkd may have dropped it itself on the
+    reload (it was in the previous file), and the kernel then answers EADDRNOTAVAIL: gone."""
+    result = run(argv, check=False)
+    if result.rc != 0 and "Cannot assign requested address" not in result.stderr:
+        raise CommandError(argv, result.rc, result.stdout, result.stderr)
 
 
 def _delete_argv(name):

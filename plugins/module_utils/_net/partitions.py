@@ -168,8 +168,16 @@ class PartitionsResource(NetworkResource):
             params["bond_miimon"], params["bond_xmit_hash_policy"], params["trunk_mtu"],
             params["bridge_prefix"])
         files = layout or units.Layout()
-        specs = partition_specs(self.partition_layout, prune_from=files if params["prune"] else None)
-        super().__init__(runner, specs, layout=files, **options)
+        self.prune_from = files if params["prune"] else None
+        super().__init__(runner, partition_specs(self.partition_layout), layout=files, **options)
+
+    def observe(self):
+        # What is stale is read under the lock: a run that waited for another one must also
+        # prune what that one created (read before the lock, it was missed).
+        if self.prune_from is not None:
+            self.specs = partition_specs(self.partition_layout, prune_from=self.prune_from)
+            self.defined = {spec.name: spec for spec in self.specs if spec.present}
+        return super().observe()
 
     def result(self, current, desired, plan, applied):
         return dict(super().result(current, desired, plan, applied), partitions=self.partition_layout)

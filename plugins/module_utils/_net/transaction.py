@@ -10,7 +10,10 @@ module, so the module does apply, probe and rollback itself, on the target, and 
 also arms a systemd timer *before* the change that runs the same restore script if
 the module never gets to finish (killed, or stuck).  The script restores the saved
 files, deletes the devices the change created and re-applies with networkctl; it
-does nothing when the backup is already marked committed or rolled back.
+does nothing when the backup is already marked committed or rolled back, nor when a
+change that began later (a higher ``generation`` in its manifest) committed or is still
+pending: a timer never restores over a newer change.  A new change first restores the
+changes that were killed before they committed (``pending_changes``).
 
 Every change keeps its backup (files, manifest, restore script, log) under
 ``/var/lib/openblade-kvm/network-backups``; the newest ones are kept, older ones pruned.
@@ -66,20 +69,55 @@ def lock(path):
             time.sleep(0.5)
 
 
+FINISHED = ("committed", "rolled back", "superseded")
+
+
+def read_state(backup):
+    try:
+        with open(os.path.join(backup, "state")) as handle:
+            return handle.read().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def newer_changes(backup, generation):
+    """{state: backup dir} of the changes that began after ``generation`` (the newest of each)."""
+    root = os.path.dirname(os.path.abspath(backup))
+    found = {}
+    for name in sorted(os.listdir(root)):
+        other = os.path.join(root, name)
+        try:
+            with open(os.path.join(other, "manifest.json")) as handle:
+                theirs = json.load(handle).get("generation", 0)
+        except (OSError, ValueError):
+            continue
+        if other != os.path.abspath(backup) and theirs > generation:
+            found[read_state(other)] = other
+    return found
+
+
 def main(argv):
     backup = argv[1]
     with open(os.path.join(backup, "manifest.json")) as handle:
         manifest = json.load(handle)
     held = None if "--locked" in argv[2:] else lock(manifest["lock_file"])
     state_file = os.path.join(backup, "state")
-    try:
-        with open(state_file) as handle:
-            state = handle.read().strip()
-    except FileNotFoundError:
-        state = ""
+    state = read_state(backup)
     with open(os.path.join(backup, "rollback.log"), "a") as log:
-        if state in ("committed", "rolled back"):
+        if state in FINISHED:
             log.write("nothing to do: the change was already %s\n" % state)
+            return 0
+        newer = newer_changes(backup, manifest.get("generation", 0))
+        if "committed" in newer:
+            # A later change read this one's files and committed its own on top of them.
+            log.write("not restoring: %s began after this change and committed; its files are "
+                      "the current ones\n" % newer["committed"])
+            with open(state_file, "w") as handle:
+                handle.write("superseded\n")
+            return 0
+        if "" in newer:
+            log.write("not restoring: %s began after this change and is not finished; it must "
+                      "be restored first (the next network change does it)\n" % newer[""])
             return 0
         log.write("rolling back: %s\n" % ("requested by the module" if held is None else "timer"))
         for entry in manifest["files"]:
@@ -172,7 +210,7 @@ class Transaction:
 
     def arm(self):
         """Arm the rollback timer (a transient systemd unit) before anything changes."""
-        self.timer_unit = "openblade-kvm-network-rollback-" + os.path.basename(self.backup_dir)
+        self.timer_unit = timer_unit(self.backup_dir)
         self.runner.run([
             "systemd-run", "--unit", self.timer_unit, "--collect",
             "--description", "openblade.kvm: restore the network files of " + self.backup_dir,
@@ -233,7 +271,10 @@ class Transaction:
             entries.append({"path": path, "saved": saved})
         kwargs = {"lock_dir": self.lock_dir} if self.lock_dir else {}
         manifest = {"files": entries, "commands": self.restore_commands,
-                    "lock_file": lock_path(LOCK_KIND, LOCK_NAME, **kwargs)}
+                    "lock_file": lock_path(LOCK_KIND, LOCK_NAME, **kwargs),
+                    "generation": _next_generation(self.backup_root),
+                    "began": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.now())),
+                    "timer_unit": timer_unit(self.backup_dir)}
         with open(os.path.join(self.backup_dir, "manifest.json"), "w", encoding="utf-8") as handle:
             json.dump(manifest, handle, indent=2)
         script = os.path.join(self.backup_dir, "restore.py")
@@ -312,6 +353,93 @@ class Transaction:
             what += f" (with the management address {self.guard.address} held by a link)"
         return (f"{what} within {self.timeout}s after changing the management path "
                 f"({', '.join(self.guard.links)})")
+
+
+def timer_unit(backup_dir):
+    return "openblade-kvm-network-rollback-" + os.path.basename(backup_dir)
+
+
+def _next_generation(backup_root):
+    """The next transaction number; called under the network lock, so never handed out twice.
+
+    The restore script compares these: a timer never restores over a change that began later.
+    """
+    path = os.path.join(backup_root, "generation")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            last = int(handle.read().strip() or 0)
+    except (FileNotFoundError, ValueError):
+        last = 0
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(f"{last + 1}\n")
+    os.replace(tmp, path)
+    return last + 1
+
+
+class PendingChange:
+    """A change whose module died before it committed or rolled back (killed, or its host
+    rebooted): its backup has no final state."""
+
+    def __init__(self, backup_dir, manifest):
+        self.backup_dir = backup_dir
+        self.generation = manifest.get("generation", 0)
+        self.began = manifest.get("began") or os.path.basename(backup_dir).split("-")[0]
+        self.files = [entry["path"] for entry in manifest.get("files", [])]
+        self.timer_unit = manifest.get("timer_unit") or timer_unit(backup_dir)
+
+    def __str__(self):
+        return (f"{self.backup_dir} (began {self.began}; {len(self.files)} file(s): "
+                f"{', '.join(self.files) or 'none'})")
+
+
+def pending_changes(backup_root=BACKUP_ROOT):
+    """Uncommitted changes newer than the last committed one, newest first.
+
+    Called under the network lock, so their modules are gone.  Anything older than a
+    committed change was superseded by it: that change read its files and built on them.
+    """
+    try:
+        names = sorted(os.listdir(backup_root))
+    except FileNotFoundError:
+        return []
+    found, committed = [], 0
+    for name in names:
+        directory = os.path.join(backup_root, name)
+        try:
+            with open(os.path.join(directory, "manifest.json"), encoding="utf-8") as handle:
+                manifest = json.load(handle)
+        except (OSError, ValueError):
+            continue  # killed before its manifest was written: nothing was changed yet
+        try:
+            with open(os.path.join(directory, "state"), encoding="utf-8") as handle:
+                state = handle.read().strip()
+        except FileNotFoundError:
+            state = ""
+        if state == "committed":
+            committed = max(committed, manifest.get("generation", 0))
+        elif not state:
+            found.append(PendingChange(directory, manifest))
+    pending = [change for change in found if change.generation > committed or not committed]
+    return sorted(pending, key=lambda change: (change.generation, change.backup_dir), reverse=True)
+
+
+def restore_pending(runner, pending, python=None):
+    """Undo killed changes, newest first, with the lock held; their timers stand down."""
+    python = python or sys.executable or "/usr/bin/python3"
+    for change in pending:
+        runner.run(["systemctl", "stop", change.timer_unit + ".timer"], check=False)
+        result = runner.run([python, os.path.join(change.backup_dir, "restore.py"), change.backup_dir,
+                             "--locked"], check=False)
+        if result.rc != 0:
+            try:
+                with open(os.path.join(change.backup_dir, "rollback.log"), encoding="utf-8") as handle:
+                    log = handle.read().splitlines()
+            except OSError:
+                log = []
+            raise ReconcileError(f"restoring the uncommitted network change {change} failed (rc "
+                                 f"{result.rc}); see rollback_log, fix the host, then run again",
+                                 backup_dir=change.backup_dir, rollback_log=log)
 
 
 def _reason(exc):

@@ -24,7 +24,11 @@ class Blade:
 
     def run(self, command, check=True, timeout=300):
         argv = lab_blades.ssh_argv(self.index, command)
-        proc = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=timeout)
+        for _attempt in range(3):
+            proc = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=timeout)
+            # 255: ssh could not connect (its 5 s connect timeout, on a loaded host); try again.
+            if proc.returncode != 255 or proc.stdout or proc.stderr.strip():
+                break
         if check and proc.returncode != 0:
             raise AssertionError(f"{self.name}: `{command}` failed with rc {proc.returncode}: "
                                  f"{proc.stderr.strip() or proc.stdout.strip()}")

@@ -50,7 +50,7 @@ for net in shared sales hr; do
   virsh -q net-destroy $net >/dev/null 2>&1; virsh -q net-undefine $net >/dev/null 2>&1; done
 grep -rlZ '^# Managed by openblade.kvm' /etc/systemd/network | xargs -0r rm -f
 find /etc/systemd/network -name '*.network.d' -type d -empty -delete
-for link in br-shared br-sales br-hr br-mgmt bond0.100 bond0.101 bond0.102 bond0; do
+for link in br-shared br-sales br-hr br-mgmt br-k990 obk-porta bond0.100 bond0.101 bond0.102 bond0; do
   ip link del $link 2>/dev/null; done
 networkctl reload
 ip link set trunk0 down; ip link set trunk1 down
@@ -228,6 +228,68 @@ def partitions(pair):
     print(f"network role: check + apply on two blades in {time.monotonic() - started:.0f}s")
     on_all(pair, lambda b: b.run(script(STANDINS, b.index)))
     return {"check": (check_recap, check_results), "apply": (recap, results)}
+
+
+# A management-path change that never converges: the bridge takes a port that holds the
+# (given) management address, and its probe target does not exist, so the module sits in its
+# probe, holding the lock, until it is killed.  Nothing leaves the blade.
+PORT = ("ip link del obk-porta 2>/dev/null; ip link add obk-porta type veth peer name obk-portb && "
+        "ip address add 10.78.0.1/24 dev obk-porta && ip link set obk-porta up && ip link set obk-portb up")
+KILLED = {"name": "br-k990", "ports": ["obk-porta"], "management_address": "10.78.0.1",
+          "allow_management_change": True, "probe": "10.78.0.99", "rollback_timeout": 300}
+LATER = {"name": "br-k990", "ports": ["obk-porta"], "mtu": 1400}
+BACKUPS = "/var/lib/openblade-kvm/network-backups"
+
+
+def test_a_killed_change_never_rolls_back_a_later_one(pair):
+    """Change A is SIGKILLed (by its PID, from the lock file) while it waits for its probe;
+    change B (the same bridge with MTU 1400) commits before A's timer fires.  Past A's timer,
+    B's files and bridge must still be there: B restored A first, and A's timer stood down."""
+    _blade1, blade2 = pair
+    blade2.run(PORT)
+    killer = ("systemd-run --unit ob-test-killer --collect sh -c 'for i in $(seq 1 3000); do "
+              "ip link show br-k990 >/dev/null 2>&1 && break; sleep 0.2; done; sleep 1; "
+              f"kill -9 $(cat {LOCK_FILE})'")
+    blade2.run(killer)
+    outcome = {}
+    change = threading.Thread(target=lambda: outcome.update(a=blade2.module("bridge", KILLED)))
+    change.start()
+    # Ansible may take long to see the dead module (Mitogen): go on as soon as it is killed.
+    wait_until("A's kill", lambda: blade2.run("systemctl is-active ob-test-killer", check=False)
+               .stdout.strip() in ("inactive", "failed"), timeout=900)
+    killed_at = time.monotonic()
+    pending = blade2.run(f"for d in {BACKUPS}/*/; do [ -e $d/manifest.json ] && [ ! -e $d/state ] && "
+                         "basename $d; done; ip -br link show br-k990", check=False).stdout.split()
+    # A was killed midway: its backup has no final state, its bridge exists, its timer is armed.
+    assert len(pending) > 1 and pending[1].startswith("br-k990"), pending
+    later = blade2.module("bridge", LATER)
+    assert not later.get("failed"), later.get("msg")
+    assert time.monotonic() < killed_at + 320, "B committed after A's timer: the test proves nothing"
+    change.join()
+    assert outcome["a"].get("failed") or outcome["a"].get("unreachable"), outcome["a"]
+    assert "rolled_back" not in outcome["a"], outcome["a"].get("msg")
+    # Past A's timer (rollback_timeout + 30s after A armed it, a few seconds before the kill).
+    time.sleep(max(0, killed_at + 340 - time.monotonic()))
+    wait_until("A's timer to finish", lambda: "openblade-kvm-network-rollback" not in blade2.run(
+        "systemctl list-units --all --no-legend 'openblade-kvm-network-rollback-*'").stdout, timeout=120)
+    seen = blade2.run("ip -j -d address show br-k990; echo ---; "
+                      "cat /etc/systemd/network/*br-k990.net*; echo ---; "
+                      f"cat {BACKUPS}/{pending[0]}/state {BACKUPS}/{pending[0]}/rollback.log", check=False)
+    assert seen.returncode == 0, f"B's bridge or files are gone: {seen.stdout} {seen.stderr}"
+    link_json, netdev, killed_log = seen.stdout.split("\n---\n")
+    link = json.loads(link_json)[0]
+    assert link["mtu"] == 1400, link
+    assert "MTUBytes=1400" in netdev
+    assert "rolling back: timer" not in killed_log, killed_log
+    assert killed_log.startswith("rolled back\nrolling back: requested by the module"), killed_log
+    # B said what it did first (check mode says the same: tests/unit/test_net_engine.py).
+    assert later["actions"][0].startswith(f"restore the uncommitted network change {BACKUPS}/{pending[0]}")
+    assert any("a killed network run left an uncommitted change" in w for w in later["warnings"])
+    again = blade2.module("bridge", LATER)
+    assert not again["changed"], again["actions"]
+    gone = blade2.module("bridge", dict(LATER, state="absent"))
+    assert gone["changed"] and not gone.get("failed"), gone.get("msg")
+    blade2.run("ip link del obk-porta")
 
 
 def test_role_check_mode_predicts_the_real_run(partitions, pair):
