@@ -88,11 +88,7 @@ lab-up:
 lab-tests:
 	$(VENV)/python -m pytest tests/integration/lab/test_inventory_checks.py tests/integration/lab/test_lab.py -q
 	tools/lanes.sh "$(VENV)/python -m pytest tests/integration/lab/test_network.py -q" \
-<<<<<<< HEAD
-	               "$(VENV)/python -m pytest tests/integration/lab/test_storage.py tests/integration/lab/test_golden_url.py -q"
-=======
-	               "$(VENV)/python -m pytest tests/integration/lab/test_storage.py tests/integration/lab/test_killed_runs.py -q"
->>>>>>> hardening-kill
+	               "$(VENV)/python -m pytest tests/integration/lab/test_storage.py tests/integration/lab/test_golden_url.py tests/integration/lab/test_killed_runs.py -q"
 
 molecule:
 	OPENBLADE_LAB_KEEP=1 $(VENV)/molecule test --all
