@@ -83,6 +83,17 @@ def test_seed_is_closed_to_other_users_and_an_old_open_one_is_restricted(hv, run
     assert not run(hv, runner, lock_dir, **options)["changed"]
 
 
+def test_a_killed_runs_seed_staging_directory_is_taken_over_and_removed(hv, runner, lock_dir, tmp_path):
+    os.mkdir(tmp_path / "boot")
+    iso = str(tmp_path / "boot" / "web1-cidata.iso")
+    left = seed.staging_dir(iso)
+    os.mkdir(left)  # as a run killed inside build_seed_iso leaves it
+    with open(os.path.join(left, "user-data"), "w") as handle:
+        handle.write("half written")
+    run(hv, runner, lock_dir, **WEB, cloud_init={"user_data": {"password": CANARY}, "iso_path": iso})
+    assert os.listdir(tmp_path / "boot") == ["web1-cidata.iso"]
+
+
 def test_restrict_uses_the_qemu_group_when_root(tmp_path, monkeypatch):
     path = tmp_path / "seed.iso"
     path.write_text("ISO")

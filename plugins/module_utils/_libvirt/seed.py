@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import stat
-import tempfile
 
 SEED_DIR = "/var/lib/libvirt/boot"
 VOLUME_ID = "cidata"  # the label cloud-init's NoCloud datasource looks for
@@ -69,12 +68,22 @@ def seed_digest(files):
     return digest.hexdigest()[:16]
 
 
+def staging_dir(iso_path):
+    """Where the seed at ``iso_path`` is built before it is renamed into place."""
+    directory, name = os.path.split(iso_path)
+    return os.path.join(directory, f".{name}.staging")
+
+
 def build_seed_iso(runner, files, iso_path):
     """Write the ISO next to its final path, then rename it into place atomically, so a
     guest never sees a half-written seed."""
     directory = os.path.dirname(iso_path)
     os.makedirs(directory, exist_ok=True)
-    workdir = tempfile.mkdtemp(prefix=".seed-", dir=directory)
+    workdir = staging_dir(iso_path)
+    # One fixed name per seed, emptied first: a run killed while building leaves a
+    # directory the guest's next run (under the same guest lock) takes over and removes.
+    shutil.rmtree(workdir, ignore_errors=True)
+    os.mkdir(workdir, 0o700)
     try:
         for file_name, text in files.items():
             with open(os.path.join(workdir, file_name), "w") as handle:
