@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: cluster_check
 short_description: Every problem of a cluster inventory, before any blade is touched
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Checks the whole inventory on the controller, the way the later plays of C(playbooks/site.yml) would, and
     returns every problem as one message naming the field, the value and the rule (an empty list when there is none).

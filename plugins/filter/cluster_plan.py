@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: cluster_plan
 short_description: Turn the inventory's guests into each blade's disks and domains
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Places every guest on a blade with the same rules as P(openblade.kvm.place#filter), keeping guests that are already defined where they are.
   - Gives each guest an address on every partition it joins, from the partition's subnet

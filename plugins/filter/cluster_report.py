@@ -13,7 +13,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: cluster_report
 short_description: Render the capacity and status report of a blade cluster
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Turns what M(openblade.kvm.hypervisor_info), M(openblade.kvm.lvm_info) and M(openblade.kvm.domain_info) found on every blade into the
     capacity-planning tables operations teams otherwise keep by hand, as Markdown or as a self-contained HTML page

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: network_layout
 short_description: Check network partitions and name their VLANs and bridges
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Validates a list of network partitions the way the M(openblade.kvm.partitions) module does, so a bad inventory fails on the controller before any
     host is touched.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: place
 short_description: Decide which blade runs each guest
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Assigns every guest without a fixed C(blade) to a blade, deterministically. The same inventory always gives the same placement.
   - Capacity-aware. vCPUs are checked against the blade's cores times C(cpu_ratio), memory against its RAM minus C(memory_reserve_mib), and disk

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: bond
 short_description: A bonded uplink that persists (systemd-networkd) and applies safely
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates or deletes a Linux bond with its mode, members, link monitoring and MTU.
   - The bond is persisted as systemd-networkd files this module owns; each member gets a C(Bond=) drop-in.

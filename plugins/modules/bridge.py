@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: bridge
 short_description: A Linux bridge that persists (systemd-networkd) and applies safely
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates or deletes a Linux bridge with its STP setting, MTU, ports and host addresses.
   - The bridge is persisted as systemd-networkd files this module owns and applied with C(networkctl); its running state is read with C(ip -j) and C(bridge -j).

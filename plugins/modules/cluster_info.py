@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: cluster_info
 short_description: What the cluster plan needs from one blade, in one call
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Returns the guests of one cluster that are defined on this blade (with the collection's marker), and this blade's copy of the cluster's address ledger.
   - A blade without libvirtd (not yet a hypervisor) reports no guests instead of failing, so a plan of new blades works.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: cluster_ledger
 short_description: Keep a blade's copy of the cluster's address ledger
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Writes the address ledger the cluster plan computed to C(<ledger_dir>/<cluster>.json), mode C(0644), creating the directory.
   - Every blade keeps the same copy, so losing a blade loses no address allocation.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: domain
 short_description: One KVM guest, described by structured options, reconciled accurately
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Defines, changes, starts, stops and removes one libvirt guest (domain).
   - The desired domain XML is generated with lxml and only the managed fields are compared with

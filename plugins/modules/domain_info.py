@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: domain_info
 short_description: The guests of a host, with their state, managed fields, disks and NICs
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists the libvirt guests of a host with their state, the fields M(openblade.kvm.domain) manages
     (read the same way it reads them), their disks and their NICs (with MAC and partition), whether

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: domain_migrate
 short_description: Move one guest to another blade, live or cold, without shared storage, keeping its disks thin
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs on the blade the guest is on (the source) and moves guest O(name) to blade O(destination).
     A running guest moves live (its memory and disks are copied while it runs); a stopped guest moves cold.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: golden_image
 short_description: Import a raw or qcow2 image (a file or a URL) into a thin LV, once per version, as a golden image for clones
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Imports the image file O(src) on the host, or the image at O(url), into the new thin volume C(NAME-VERSION) in thin pool O(pool) with C(qemu-img convert),
     writing only the blocks that hold data, so the pool holds only what the image holds.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: guests
 short_description: All KVM guests of one host, reconciled in one call
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Takes the whole desired list of guests for one host and reconciles each of them exactly as
     M(openblade.kvm.domain) does (same options, same classification of changes, same refusals), in one

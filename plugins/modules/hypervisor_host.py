@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: hypervisor_host
 short_description: Make a Debian host a KVM hypervisor in one call, and report what it can run
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Installs the missing Debian packages with C(apt-get) (packages already installed are left as they are; nothing is upgraded).
   - Loads the kernel modules and lists them in a C(modules-load.d) file, as M(openblade.kvm.kernel_modules) does.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: hypervisor_info
 short_description: Tell whether a host can run KVM guests, and how
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads the CPU virtualisation flag, C(/dev/kvm), CPU count and memory, and asks libvirtd which x86_64 domain types it offers.
   - C(virt_type) is C(kvm) only when the CPU flag is present and libvirt offers kvm;

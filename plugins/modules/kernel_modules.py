@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: kernel_modules
 short_description: Load kernel modules now and at every boot
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Loads each listed kernel module with C(modprobe) unless it is already loaded or built into the kernel.
   - Writes the list to a C(modules-load.d) file that this module owns, so systemd loads the same modules at boot.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: libvirt_networks
 short_description: libvirt networks of forward mode bridge, so guests attach by partition name
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Defines, starts and autostarts one libvirt network of forward mode C(bridge) per entry, on an existing host bridge.
   - A guest then attaches with C(<source network='sales'/>) and never needs to know the bridge's name.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: lvm_clone
 short_description: A guest disk as a thin clone of a golden image, in constant time whatever the image size
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates O(name) as a thin snapshot of the golden image LV O(origin) (made by M(openblade.kvm.golden_image)).
     No data is copied, so a clone of a 1 TiB image costs the same as one of a 1 GiB image; the clone uses pool space only for what the guest writes.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: lvm_clones
 short_description: Every guest disk of a host as thin clones of golden images, in one task
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - The batch form of M(openblade.kvm.lvm_clone). Creates, grows, activates or removes all the clones listed in O(clones) in one module call,
     so a playbook needs one task per host instead of one per disk, and a re-run takes the same time for 2 guests or 200.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: lvm_info
 short_description: The volume groups, thin pools and openblade.kvm volumes of a host
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists the host's LVM volume groups, every thin pool in them with data and metadata use and its
     overcommit (the virtual size of its writable thin volumes divided by the pool size) against its

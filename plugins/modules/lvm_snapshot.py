@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: lvm_snapshot
 short_description: Point-in-time thin snapshots of a guest volume for backups, with retention
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Takes a read-only thin snapshot C(VOLUME-snap-LABEL) of the thin volume O(volume). The same O(label) again is a no-op.
   - With O(retention), keeps the newest O(retention) snapshots of O(volume) and removes older ones.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: lvm_thinpool
 short_description: A volume group on given disks, and a thin pool in it with an autoextend and overcommit policy
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates the volume group O(vg) on the devices in O(pvs), or adds listed devices that are not in it yet.
   - Never removes a device from the volume group unless O(remove_unlisted_pvs) is set, and then only a device that holds no data.

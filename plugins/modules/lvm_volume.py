@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: lvm_volume
 short_description: Thin volumes that grow on request, shrink only with force, and are never removed while in use
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - With O(state=present), creates the thin volume O(name) in thin pool O(pool), or grows it to O(size).
   - Shrinking is refused unless O(force) is set, and even then while the volume is open, mounted, has a device stacked on it, or a running libvirt

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: partitions
 short_description: A host's network partitions (trunk, VLANs, bridges) in one safe transaction
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Builds isolated layer-2 partitions from one description. Each partition is a VLAN on the trunk and a bridge named O(bridge_prefix) plus the
     partition name on that VLAN.

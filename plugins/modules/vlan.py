@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: vlan
 short_description: An 802.1Q VLAN sub-interface that persists (systemd-networkd) and applies safely
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates or deletes a VLAN sub-interface of a parent link (a NIC, a bond or a bridge).
   - The VLAN is persisted as systemd-networkd files this module owns; its C(VLAN=) line is a drop-in of the parent's C(.network) file, so the parent
