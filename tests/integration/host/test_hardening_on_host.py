@@ -293,8 +293,11 @@ def test_cluster_and_guests_roles_never_show_user_data(libvirtd, tmp_path, targe
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
         "blade_capacity": {"cores": 8, "memory_mib": 8192, "pool_gib": 100}}}}}, "vars": {
         "cluster_name": CLUSTER, "cluster_ledger_dir": str(tmp_path / "ledger"),
-        "storage_pools": [{"vg": "obt_vg"}],
-        "storage_golden_images": [{"name": "tiny", "version": "1", "size": "1g"}],
+        # A whole inventory (the plan play checks it), though only the plan and guests run.
+        "network_trunk": ["obt-none0"],
+        "storage_pools": [{"vg": "obt_vg", "pvs": ["/dev/obt-none"]}],
+        "storage_golden_images": [{"name": "tiny", "version": "1", "size": "1g", "format": "raw",
+                                   "src": "/var/lib/obt-none/tiny.raw"}],
         "cluster_user_data": cluster_user_data,
         "cluster_guests": [{"name": name, "image": "tiny", "vcpus": 1, "memory": 128,
                             "user_data": own_user_data}]}}}))
