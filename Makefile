@@ -84,7 +84,10 @@ integration-host:
 lab-up:
 	$(LAB) up --blades $(LAB_BLADES)
 
-	               "$(VENV)/python -m pytest tests/integration/lab/test_storage.py tests/integration/lab/test_golden_url.py tests/integration/lab/test_killed_runs.py -q"
+# First, on the new blades, alone: the inventory checks (a bad inventory must change
+# nothing on a blade no play has touched yet; then a one-guest cluster on blade1, torn
+# down again). Then the storage suite, golden images from a URL, and the killed and
+# concurrent runs on the last blade, beside the network suite on the first two.
 lab-tests:
 	$(VENV)/python -m pytest tests/integration/lab/test_inventory_checks.py tests/integration/lab/test_lab.py -q
 	tools/lanes.sh "$(VENV)/python -m pytest tests/integration/lab/test_network.py -q" \
