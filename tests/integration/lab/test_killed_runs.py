@@ -141,10 +141,11 @@ def guests_left(blade):
 
 
 def test_a_killed_guests_run_converges_without_orphans(blade, pool):
-    # Killed while it works on the second guest: its lock names the module's PID.
+    # Killed once it has defined its first guest: the run holds every guest's lock from
+    # start to end, and the lock names the module's PID.
     blade.run("systemd-run --unit ob-kill-guests --collect sh -c 'for i in $(seq 1 30000); do "
-              f"p=$(cat {GUEST_LOCK} 2>/dev/null); [ -n \"$p\" ] && kill -9 $p && break; "
-              "sleep 0.02; done'")
+              f"p=$(cat {GUEST_LOCK} 2>/dev/null); ls /etc/libvirt/qemu/obk-*.xml >/dev/null 2>&1 && "
+              "[ -n \"$p\" ] && kill -9 $p && break; sleep 0.02; done'")
     try:
         disks = blade.module("lvm_clones", BATCH)  # made by the test above; here when run alone
         assert not disks.get("failed"), disks.get("msg")
