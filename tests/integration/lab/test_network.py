@@ -416,7 +416,8 @@ def test_timer_rolls_back_when_the_module_dies(partitions, pair):
     # one Python per host the module ran in.  Either way the module rolled nothing back.
     assert result["failed"] and "rolled_back" not in result, result.get("msg")
     wait_for_ssh(blade2, timeout=180)
-    newest = "$(ls -d /var/lib/openblade-kvm/network-backups/* | tail -1)"
+    # Directories only: the backup root also holds the change counter, "generation".
+    newest = "$(ls -d /var/lib/openblade-kvm/network-backups/*/ | tail -1)"
     wait_until("the timer's rollback", lambda: blade2.run(f"cat {newest}/state", check=False).stdout
                == "rolled back\n", timeout=120)
     log = blade2.run(f"cat {newest}/rollback.log")
