@@ -10,42 +10,20 @@ apply()); the outcome is then read from libvirt itself, not from the module's re
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
-from lxml import etree
-from tiny_guest import CLUSTER, GUEST_MARKER, PARTITION, PREFIX
+from tiny_guest import (
+    CLUSTER,
+    GUEST_MARKER,
+    PARTITION,
+    PREFIX,
+    serial_output,
+    wait_for,
+    wait_until_booted,
+    xml,
+)
 
 libvirt = pytest.importorskip("libvirt")
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.25)
-
-
-def serial_output(args):
-    try:
-        with open(args["serial_log"]) as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return ""
-
-
-def wait_until_booted(args):
-    # /init loads the balloon driver before it prints the marker, so after this the
-    # guest can take live memory changes.
-    wait_for(lambda: GUEST_MARKER in serial_output(args), 60, f"{GUEST_MARKER} on the serial console")
-
-
-def xml(dom, inactive=False):
-    return etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0).encode())
 
 
 def live_vcpus(dom):
@@ -73,7 +51,7 @@ def booted(tiny_guest, apply_module, conn):
         args = tiny_guest(name, **options)
         _predicted, result = apply_module("domain", args)
         assert result["actions"] == [f"define {args['name']}", f"start {args['name']}"]
-        wait_until_booted(args)
+        wait_until_booted(args, 60)
         return args, conn.lookupByName(args["name"])
 
     return boot

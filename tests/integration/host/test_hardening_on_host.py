@@ -28,8 +28,7 @@ import time
 
 import harness
 import pytest
-from lxml import etree
-from tiny_guest import CLUSTER, GUEST_MARKER, PARTITION, PREFIX
+from tiny_guest import CLUSTER, PARTITION, PREFIX, wait_for, wait_until_booted, xml
 
 libvirt = pytest.importorskip("libvirt")
 
@@ -37,31 +36,6 @@ ANSIBLE = os.path.join(os.path.dirname(sys.executable), "ansible")
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 QEMU_OR_ROOT = ("root", "libvirt-qemu")  # Debian's QEMU user and group are both libvirt-qemu
 LOCAL = ["-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}"]
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.25)
-
-
-def wait_until_booted(args):
-    def booted():
-        try:
-            with open(args["serial_log"]) as handle:
-                return GUEST_MARKER in handle.read()
-        except FileNotFoundError:
-            return False
-    wait_for(booted, 90, f"{GUEST_MARKER} on the serial console of {args['name']}")
-
-
-def xml(dom, inactive=False):
-    return etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0).encode())
 
 
 def memory_kib(dom, inactive=False):
@@ -152,7 +126,7 @@ def test_canary_password_is_never_shown_logged_or_world_readable(tiny_guest, con
     assert check["actions"] == real["actions"] == [
         f"build cloud-init seed {seed_path} for {name}", f"define {name}", f"start {name}"]
     assert re.fullmatch("[0-9a-f]{16}", real["diff"]["after"]["seed"])  # a digest of the seed files
-    wait_until_booted(args)  # QEMU opened the seed: it is readable by the QEMU user
+    wait_until_booted(args, 90)  # QEMU opened the seed: it is readable by the QEMU user
     [again] = count("domain again", module_argv("domain", args))
     assert not again["changed"]
 
@@ -207,7 +181,7 @@ def test_two_conflicting_runs_end_as_one_of_the_requests(tiny_guest, conn, tmp_p
         # The runs took turns: the second one decides, and its memory change is a live one.
         persistent = memory_kib(dom, inactive=True)[1] // 1024
         assert persistent in requests, persistent
-        wait_until_booted(requests[persistent])
+        wait_until_booted(requests[persistent], 90)
         wait_for(lambda dom=dom, mib=persistent: memory_kib(dom)[1] == mib * 1024, 60,
                  f"attempt {attempt}: the live memory of {name} to reach {persistent} MiB "
                  f"(persistent config: {persistent} MiB)")
@@ -231,7 +205,7 @@ def test_a_pending_reboot_makes_a_later_change_next_boot_not_a_failure(tiny_gues
     name = args["name"]
     _predicted, created = apply_module("domain", args)
     assert created["actions"] == [f"define {name}", f"start {name}"]
-    wait_until_booted(args)
+    wait_until_booted(args, 90)
     dom = conn.lookupByName(name)
 
     _predicted, bigger = apply_module("domain", dict(args, memory=256, max_memory=256))
