@@ -1,0 +1,65 @@
+# -*- coding: utf-8 -*-
+# Copyright: openblade.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The guest field table: every managed field is declared once, and every consumer (the
+argument spec, the XML model, the classifier, the docs) is built from it, so a field that
+is only partly declared fails here."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import classify, fields, model, spec
+
+
+def flat_options(options, prefix=""):
+    names = []
+    for name, option in options.items():
+        names.append(prefix + name)
+        names += flat_options(option.get("options") or {}, f"{prefix}{name}.")
+    return names
+
+
+def test_every_field_key_is_declared_by_exactly_one_entry():
+    keys = [key for field in fields.TABLE for key in field.keys]
+    assert len(keys) == len(set(keys))
+    read = model.read_fields(model.skeleton())
+    assert list(read) == keys, "read_fields returns exactly the table's keys, in its order"
+
+
+def test_the_consumers_are_derived_from_the_table():
+    assert classify.FIELD_ORDER == tuple(key for key in fields.BY_KEY if key != "name")
+    assert set(model.MANAGED_XPATHS) == set(fields.BY_KEY)
+    for name, option in fields.options().items():
+        assert spec.GUEST_SPEC[name] is option
+    assert set(classify.NEXT_BOOT_FIELDS) | set(classify.CONFIG_FIELDS) < set(classify.FIELD_ORDER)
+    assert classify.CONFIG_FIELDS == ("description", "cluster", "managed")
+
+
+def test_every_option_of_the_table_and_its_suboptions_is_documented():
+    documented = fields.docs()
+    missing = [name for name in flat_options(fields.options()) if not documented.get(name)]
+    assert missing == []
+    assert set(documented) == set(flat_options(fields.options())), "docs only for options that exist"
+
+
+@pytest.mark.parametrize("field", [field for field in fields.TABLE if field.compare],
+                         ids=lambda field: "+".join(field.keys))
+def test_every_compared_key_has_a_change_class(field):
+    for key in field.keys:
+        assert field.when[key] in (fields.LIVE, fields.NEXT_BOOT, fields.CONFIG, fields.IMPOSSIBLE) or \
+            callable(field.when[key])
+
+
+def test_optional_fields_are_managed_only_when_their_option_is_given():
+    bare = spec.GuestSpec(dict(spec.option_defaults(), name="a"), "dc1")
+    optional = {key for field in fields.TABLE if field.managed is not fields.always for key in field.keys}
+    assert optional == {"machine", "firmware", "cpu_mode", "cpu_model", "kernel", "initrd", "cmdline",
+                        "description"}
+    assert not optional & set(bare.managed_keys())
+    assert not optional & set(bare.fields(None))
+    given = spec.GuestSpec(dict(spec.option_defaults(), name="a", machine="q35", firmware="uefi",
+                                cpu={"mode": "host-passthrough"}, kernel="/k", initrd="/i", cmdline="c",
+                                description="d"), "dc1")
+    assert optional <= set(given.managed_keys())
+    assert optional <= set(given.fields(None))
