@@ -101,20 +101,40 @@ options:
     type: int
   cpu:
     description:
-      - The CPU the guest sees. Not managed when omitted.
+      - The CPU the guest sees (libvirt's C(<cpu>) element). Not managed when omitted.
       - A change is applied at the next boot.
     type: dict
     suboptions:
       mode:
         description:
-          - libvirt's CPU mode.
+          - libvirt's CPU mode. V(host-model) and V(host-passthrough) follow the blade's CPU; V(custom) with a
+            O(cpu.model) the blades of different generations share keeps a guest movable between them.
         type: str
         choices: [host-passthrough, host-model, custom, maximum]
         default: host-model
       model:
         description:
-          - The CPU model for O(cpu.mode=custom), for example V(EPYC) or V(Skylake-Server).
+          - The CPU model, for example V(EPYC) or V(Skylake-Server). Required for O(cpu.mode=custom).
         type: str
+      features:
+        description:
+          - CPU features to add or take away from the model, in any order.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          name:
+            description:
+              - The feature's name, as libvirt spells it (for example V(vmx) or V(avx512f)).
+            type: str
+            required: true
+          policy:
+            description:
+              - V(require) (the guest does not start on a CPU without it), V(force), V(optional), V(disable)
+                or V(forbid) (the guest does not start on a CPU with it).
+            type: str
+            choices: [force, require, optional, disable, forbid]
+            default: require
   kernel:
     description:
       - A kernel on the host to boot directly, instead of a boot loader on a disk. Not managed when omitted.
@@ -399,20 +419,42 @@ options:
         type: int
       cpu:
         description:
-          - The CPU the guest sees. Not managed when omitted.
+          - The CPU the guest sees (libvirt's C(<cpu>) element). Not managed when omitted.
           - A change is applied at the next boot.
         type: dict
         suboptions:
           mode:
             description:
-              - libvirt's CPU mode.
+              - libvirt's CPU mode. V(host-model) and V(host-passthrough) follow the blade's CPU; V(custom)
+                with a O(guests[].cpu.model) the blades of different generations share keeps a guest movable
+                between them.
             type: str
             choices: [host-passthrough, host-model, custom, maximum]
             default: host-model
           model:
             description:
-              - The CPU model for O(guests[].cpu.mode=custom), for example V(EPYC) or V(Skylake-Server).
+              - The CPU model, for example V(EPYC) or V(Skylake-Server). Required for
+                O(guests[].cpu.mode=custom).
             type: str
+          features:
+            description:
+              - CPU features to add or take away from the model, in any order.
+            type: list
+            elements: dict
+            default: []
+            suboptions:
+              name:
+                description:
+                  - The feature's name, as libvirt spells it (for example V(vmx) or V(avx512f)).
+                type: str
+                required: true
+              policy:
+                description:
+                  - V(require) (the guest does not start on a CPU without it), V(force), V(optional),
+                    V(disable) or V(forbid) (the guest does not start on a CPU with it).
+                type: str
+                choices: [force, require, optional, disable, forbid]
+                default: require
       kernel:
         description:
           - A kernel on the host to boot directly, instead of a boot loader on a disk. Not managed when

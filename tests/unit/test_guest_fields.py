@@ -7,9 +7,12 @@ is only partly declared fails here."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import classify, fields, model, spec
+from ansible_collections.openblade.kvm.plugins.module_utils._validate import ValidationError
 
 
 def flat_options(options, prefix=""):
@@ -54,8 +57,8 @@ def test_every_compared_key_has_a_change_class(field):
 def test_optional_fields_are_managed_only_when_their_option_is_given():
     bare = spec.GuestSpec(dict(spec.option_defaults(), name="a"), "dc1")
     optional = {key for field in fields.TABLE if field.managed is not fields.always for key in field.keys}
-    assert optional == {"machine", "firmware", "cpu_mode", "cpu_model", "kernel", "initrd", "cmdline",
-                        "description"}
+    assert optional == {"machine", "firmware", "cpu_mode", "cpu_model", "cpu_features", "kernel", "initrd",
+                        "cmdline", "description"}
     assert not optional & set(bare.managed_keys())
     assert not optional & set(bare.fields(None))
     given = spec.GuestSpec(dict(spec.option_defaults(), name="a", machine="q35", firmware="uefi",
@@ -63,3 +66,53 @@ def test_optional_fields_are_managed_only_when_their_option_is_given():
                                 description="d"), "dc1")
     assert optional <= set(given.managed_keys())
     assert optional <= set(given.fields(None))
+
+
+# --- the CPU model: one table entry; these are its tests -------------------------------------------
+
+def cpu_guest(**cpu):
+    cpu = dict({"mode": "host-model", "model": None, "features": []}, **cpu)
+    return spec.GuestSpec(dict(spec.option_defaults(), name="a", cpu=cpu), "dc1")
+
+
+def test_cpu_fields_round_trip_through_the_xml():
+    guest = cpu_guest(mode="custom", model="EPYC", features=[{"name": "vmx", "policy": "forbid"},
+                                                            {"name": "avx512f", "policy": None}])
+    wanted = guest.fields(None)
+    assert wanted["cpu_features"] == [{"name": "avx512f", "policy": "require"},
+                                      {"name": "vmx", "policy": "forbid"}]
+    root = model.render(model.skeleton(), wanted)
+    cpu = root.find("cpu")
+    assert (cpu.get("mode"), cpu.get("match"), cpu.findtext("model")) == ("custom", "exact", "EPYC")
+    back = model.read_fields(model.parse(model.to_string(root)))
+    assert {key: back[key] for key in ("cpu_mode", "cpu_model", "cpu_features")} == {
+        "cpu_mode": "custom", "cpu_model": "EPYC", "cpu_features": wanted["cpu_features"]}
+    # Without features the field reads as unset, on both sides of a comparison.
+    assert model.read_fields(model.render(model.skeleton(), cpu_guest().fields(None)))["cpu_features"] is None
+
+
+def test_cpu_features_libvirt_wrote_are_read_with_its_default_policy():
+    root = model.parse("<domain><name>a</name><cpu mode='host-model'><feature name='x2apic'/>"
+                       "<feature policy='disable' name='hle'/></cpu></domain>")
+    assert model.read_fields(root)["cpu_features"] == [{"name": "hle", "policy": "disable"},
+                                                       {"name": "x2apic", "policy": "require"}]
+
+
+@pytest.mark.parametrize("change", [{"cpu_mode": "host-passthrough"}, {"cpu_model": "EPYC"},
+                                    {"cpu_features": [{"name": "vmx", "policy": "require"}]}])
+def test_every_cpu_change_waits_for_the_next_boot(change):
+    current = {"cpu_mode": "custom", "cpu_model": "qemu64", "cpu_features": None, "vcpus": 1, "max_vcpus": 2}
+    changes = classify.classify(current, dict(current, **change), running=current)
+    assert [(item.field, item.when) for item in changes] == [(next(iter(change)), classify.NEXT_BOOT)]
+
+
+@pytest.mark.parametrize("cpu, message", [
+    ({"mode": "custom"}, "guest a: cpu.model: mode custom needs a model"),
+    ({"features": [{"name": "VMX", "policy": "require"}]},
+     "cpu.features[0].name: 'VMX' is not a CPU feature"),
+    ({"features": [{"name": "vmx", "policy": "require"}, {"name": "vmx", "policy": "disable"}]},
+     "cpu.features: vmx is listed twice"),
+])
+def test_bad_cpu_options_fail_naming_field_value_and_rule(cpu, message):
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        cpu_guest(**cpu)

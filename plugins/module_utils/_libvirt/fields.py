@@ -19,6 +19,9 @@ the order changes are compared and reported in.
 
 from __future__ import annotations
 
+import re
+
+from ansible_collections.openblade.kvm.plugins.module_utils import _validate as validate
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import domxml, identity, seed
 
 LIVE = "live"
@@ -29,6 +32,8 @@ CONFIG = "config"
 DISK_BUSES = ("virtio", "scsi", "sata", "ide", "usb")
 CACHE_MODES = ("default", "none", "writethrough", "writeback", "directsync", "unsafe")
 CPU_MODES = ("host-passthrough", "host-model", "custom", "maximum")
+CPU_FEATURE_POLICIES = ("force", "require", "optional", "disable", "forbid")
+_CPU_FEATURE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 DISK_SPEC = dict(
     path=dict(type="path", required=True),
@@ -235,13 +240,50 @@ def _write_vcpus(root, fields):
         domxml.write_vcpus(root, fields.get("vcpus"), fields["max_vcpus"])
 
 
+def _cpu_features(features):
+    """Features by name (libvirt keeps them in the order given); none is ``None``."""
+    listed = sorted(({"name": feature["name"], "policy": feature.get("policy") or "require"}
+                     for feature in features or []), key=lambda feature: feature["name"])
+    return listed or None
+
+
 def _cpu(spec, current):
     cpu = spec.params["cpu"]
-    return {"cpu_mode": cpu.get("mode") or "host-model", "cpu_model": cpu.get("model")}
+    return {"cpu_mode": cpu.get("mode") or "host-model", "cpu_model": cpu.get("model"),
+            "cpu_features": _cpu_features(cpu.get("features"))}
+
+
+def _check_cpu(spec, params):
+    cpu = params.get("cpu")
+    if cpu is None:
+        return
+    where = f"guest {spec.name}: cpu"
+    if (cpu.get("mode") or "host-model") == "custom" and not cpu.get("model"):
+        raise validate.ValidationError(f"{where}.model: mode custom needs a model (for example 'EPYC' or "
+                                       "'Skylake-Server'; virsh cpu-models x86_64 lists them)", option="cpu")
+    names = [feature["name"] for feature in cpu.get("features") or []]
+    for index, name in enumerate(names):
+        if not _CPU_FEATURE.match(name or ""):
+            raise validate.ValidationError(
+                f"{where}.features[{index}].name: {name!r} is not a CPU feature name (allowed: lower-case "
+                "letters, digits, '_', '.' and '-', such as 'vmx' or 'avx512f')", option="cpu")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise validate.ValidationError(f"{where}.features: {', '.join(twice)} is listed twice", option="cpu")
+
+
+def _read_cpu(root):
+    mode, model = domxml.read_cpu(root)
+    features = [{"name": node.get("name"), "policy": node.get("policy") or "require"}
+                for node in root.findall("cpu/feature")]
+    return mode, model, _cpu_features(features)
 
 
 def _write_cpu(root, fields):
     domxml.write_cpu(root, fields.get("cpu_mode"), fields.get("cpu_model"))
+    cpu = root.find("cpu")
+    for feature in fields.get("cpu_features") or []:
+        domxml.etree.SubElement(cpu, "feature", policy=feature["policy"], name=feature["name"])
 
 
 def _serial(spec, current):
@@ -344,19 +386,36 @@ TABLE = (
                        "max_vcpus": [
                          "The most vCPUs the guest can have without a reboot. Defaults to O(vcpus).",
                          "A change is applied at the next boot."]}),
-    Field(("cpu_mode", "cpu_model"), domxml.read_cpu, _write_cpu, ("/domain/cpu/@mode", "/domain/cpu/model"),
+    # The CPU model, for guests that move between blade generations: libvirt cannot change a
+    # running guest's CPU, so every change waits for the next boot.
+    Field(("cpu_mode", "cpu_model", "cpu_features"), _read_cpu, _write_cpu,
+          ("/domain/cpu/@mode", "/domain/cpu/model", "/domain/cpu/feature"),
           options={"cpu": dict(type="dict", options=dict(
               mode=dict(type="str", default="host-model", choices=list(CPU_MODES)),
               model=dict(type="str"),
+              features=dict(type="list", elements="dict", default=[], options=dict(
+                  name=dict(type="str", required=True),
+                  policy=dict(type="str", default="require", choices=list(CPU_FEATURE_POLICIES)),
+              )),
           ))},
-          managed=given("cpu"), value=_cpu,
+          managed=given("cpu"), value=_cpu, check=_check_cpu,
           docs={"cpu": [
-                  "The CPU the guest sees. Not managed when omitted.",
+                  "The CPU the guest sees (libvirt's C(<cpu>) element). Not managed when omitted.",
                   "A change is applied at the next boot."],
                 "cpu.mode": [
-                  "libvirt's CPU mode."],
+                  "libvirt's CPU mode. V(host-model) and V(host-passthrough) follow the blade's CPU; "
+                  "V(custom) with a O(cpu.model) the blades of different generations share keeps a guest "
+                  "movable between them."],
                 "cpu.model": [
-                  "The CPU model for O(cpu.mode=custom), for example V(EPYC) or V(Skylake-Server)."]}),
+                  "The CPU model, for example V(EPYC) or V(Skylake-Server). Required for "
+                  "O(cpu.mode=custom)."],
+                "cpu.features": [
+                  "CPU features to add or take away from the model, in any order."],
+                "cpu.features.name": [
+                  "The feature's name, as libvirt spells it (for example V(vmx) or V(avx512f))."],
+                "cpu.features.policy": [
+                  "V(require) (the guest does not start on a CPU without it), V(force), V(optional), "
+                  "V(disable) or V(forbid) (the guest does not start on a CPU with it)."]}),
     scalar("kernel", "os/kernel", options={"kernel": dict(type="path")},
           docs={"kernel": [
                   "A kernel on the host to boot directly, instead of a boot loader on a disk. Not managed "
