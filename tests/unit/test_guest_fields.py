@@ -116,3 +116,22 @@ def test_every_cpu_change_waits_for_the_next_boot(change):
 def test_bad_cpu_options_fail_naming_field_value_and_rule(cpu, message):
     with pytest.raises(ValidationError, match=re.escape(message)):
         cpu_guest(**cpu)
+
+
+LIVE_QEMU64 = {"cpu_mode": "custom", "cpu_model": "qemu64", "cpu_features": [
+    {"name": "svm", "policy": "disable"}, {"name": "x2apic", "policy": "require"}]}
+
+
+@pytest.mark.parametrize("inactive, pending", [
+    # libvirt expands host-model into a custom CPU in the live XML: nothing is pending.
+    ({"cpu_mode": "host-model", "cpu_model": None, "cpu_features": None}, False),
+    # The features a model implies are listed live too: only the configured ones must be there.
+    ({"cpu_mode": "custom", "cpu_model": "qemu64", "cpu_features": [{"name": "svm", "policy": "disable"}]},
+     False),
+    ({"cpu_mode": "custom", "cpu_model": "kvm64", "cpu_features": None}, True),
+    ({"cpu_mode": "custom", "cpu_model": "qemu64", "cpu_features": [{"name": "vmx", "policy": "require"}]},
+     True),
+])
+def test_a_cpu_change_is_pending_until_the_running_guest_has_it(inactive, pending):
+    keys = ("cpu_mode", "cpu_model", "cpu_features")
+    assert classify.pending_reboot(LIVE_QEMU64, inactive, keys) is pending

@@ -127,9 +127,13 @@ def _device_changes(field, before, after, key, hotpluggable):
 def pending_reboot(live, inactive, fields=FIELD_ORDER):
     """Whether the persistent config holds changes the running guest does not have yet.
 
-    Fields the persistent config leaves unset are skipped: libvirt fills some of them
-    (the CPU model, for one) only into the live XML.
+    Fields the persistent config leaves unset are skipped: libvirt fills some of them only
+    into the live XML.  A field libvirt rewrites in the live XML (the CPU) is judged by its
+    entry's own ``pending``.
     """
     wanted = {key: value for key, value in inactive.items()
-              if key in fields and value is not None}
-    return any(change.when in (NEXT_BOOT, IMPOSSIBLE) for change in classify(live, wanted))
+              if key in fields and value is not None and _fields.BY_KEY[key].pending is None}
+    if any(change.when in (NEXT_BOOT, IMPOSSIBLE) for change in classify(live, wanted)):
+        return True
+    return any(entry.pending(live, inactive) for entry in _fields.TABLE
+               if entry.pending is not None and set(entry.keys) & set(fields))

@@ -90,11 +90,13 @@ class Field:
     current)``: the wanted values (a dict) from a :class:`.spec.GuestSpec`.  ``check(spec,
     params)``: validation beyond the argument spec, run before anything on the host.
     ``docs``: the description of each option and suboption (``"cpu.model"``) in ``options``,
-    written into the doc fragment by ``tools/guest-docs.py``.
+    written into the doc fragment by ``tools/guest-docs.py``.  ``pending(live, inactive)``:
+    whether the running guest lacks the persistent config's value, for a field libvirt
+    rewrites in the live XML (by default the two are compared as they are).
     """
 
     def __init__(self, keys, read, write, xpaths, when=NEXT_BOOT, options=None, managed=always,
-                 value=None, check=None, devices=None, compare=True, scalar=None, docs=None):
+                 value=None, check=None, devices=None, compare=True, scalar=None, docs=None, pending=None):
         self.keys = tuple(keys)
         self.read = read
         self.write = write
@@ -108,6 +110,7 @@ class Field:
         self.compare = compare
         self.scalar = scalar  # (path below <domain>, attribute or None) of a plain field
         self.docs = docs or {}
+        self.pending = pending
 
     def classify(self, key, before, after, limits):
         """(class, why) of a change of ``key`` from ``before`` to ``after``."""
@@ -272,6 +275,19 @@ def _check_cpu(spec, params):
         raise validate.ValidationError(f"{where}.features: {', '.join(twice)} is listed twice", option="cpu")
 
 
+def _cpu_pending(live, inactive):
+    """Whether the running guest's CPU is not yet the configured one.  libvirt expands the
+    CPU in the live XML: host-model becomes a custom CPU, and the features a model implies
+    are listed; so only what the config says must be there."""
+    if inactive.get("cpu_mode") in (None, "host-model"):
+        return False
+    if (live.get("cpu_mode"), live.get("cpu_model")) != (inactive.get("cpu_mode"), inactive.get("cpu_model")):
+        return True
+    def features(fields):
+        return {(feature["name"], feature["policy"]) for feature in fields.get("cpu_features") or []}
+    return not features(inactive) <= features(live)
+
+
 def _read_cpu(root):
     mode, model = domxml.read_cpu(root)
     features = [{"name": node.get("name"), "policy": node.get("policy") or "require"}
@@ -398,7 +414,7 @@ TABLE = (
                   policy=dict(type="str", default="require", choices=list(CPU_FEATURE_POLICIES)),
               )),
           ))},
-          managed=given("cpu"), value=_cpu, check=_check_cpu,
+          managed=given("cpu"), value=_cpu, check=_check_cpu, pending=_cpu_pending,
           docs={"cpu": [
                   "The CPU the guest sees (libvirt's C(<cpu>) element). Not managed when omitted.",
                   "A change is applied at the next boot."],
