@@ -183,6 +183,7 @@ def guests(tmp_path):
                     "cloud_init": {"user_data": {"hostname": "web2"}, "meta_data": None,
                                    "network_config": None, "iso_path": str(tmp_path / "web2.iso")}}]
     params = test_libvirt_reconcile.guests_params(listed, prune=True)
+
     def prepare(hv, runner, lock_dir):  # a guest of ours the list no longer has: pruned
         test_libvirt_reconcile.run(hv, runner, lock_dir, **{**WEB, "name": "web3"})
     world = libvirt_world(tmp_path, lambda hv, runner, lock_dir: GuestsResource(
@@ -230,6 +231,7 @@ def ledger_copy(tmp_path):
 def kernel_modules(tmp_path):
     persist = tmp_path / "etc/modules-load.d/openblade-kvm.conf"
     names = ["8021q", "dm_thin_pool"]
+
     def load(argv):  # as the kernel would
         (tmp_path / "sys/module" / argv[1]).mkdir(parents=True)
     host = TableHost({}, [("modprobe", name) for name in names], {}, effects={"modprobe": load})
@@ -319,8 +321,10 @@ SCENARIOS = {
 
 # --- the contract, for every registered scenario ----------------------------------------------------
 
-@pytest.mark.parametrize("name, scenario", [(name, scenario) for name, scenarios in sorted(SCENARIOS.items())
-                                           for scenario in scenarios],
+REGISTERED = [(name, scenario) for name, scenarios in sorted(SCENARIOS.items()) for scenario in scenarios]
+
+
+@pytest.mark.parametrize("name, scenario", REGISTERED,
                          ids=lambda value: value if isinstance(value, str) else value.__name__)
 def test_resource_keeps_the_contract(name, scenario, tmp_path):
     world = scenario(tmp_path)

@@ -76,8 +76,8 @@ def cpu_guest(**cpu):
 
 
 def test_cpu_fields_round_trip_through_the_xml():
-    guest = cpu_guest(mode="custom", model="EPYC", features=[{"name": "vmx", "policy": "forbid"},
-                                                            {"name": "avx512f", "policy": None}])
+    guest = cpu_guest(mode="custom", model="EPYC",
+                      features=[{"name": "vmx", "policy": "forbid"}, {"name": "avx512f", "policy": None}])
     wanted = guest.fields(None)
     assert wanted["cpu_features"] == [{"name": "avx512f", "policy": "require"},
                                       {"name": "vmx", "policy": "forbid"}]

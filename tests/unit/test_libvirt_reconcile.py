@@ -432,8 +432,8 @@ def test_option_defaults_cover_every_option():
 
 # --- the CPU model (a field added through the field table) ---------------------------------------
 
-CPU = {"mode": "custom", "model": "qemu64", "features": [{"name": "svm", "policy": "disable"},
-                                                        {"name": "lahf_lm", "policy": None}]}
+CPU = {"mode": "custom", "model": "qemu64",
+       "features": [{"name": "svm", "policy": "disable"}, {"name": "lahf_lm", "policy": None}]}
 
 
 def test_cpu_model_and_features_are_written_and_a_change_waits_for_the_next_boot(hv, runner, lock_dir):

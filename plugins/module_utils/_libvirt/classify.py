@@ -39,7 +39,7 @@ every change simply lands in its persistent config.
 from __future__ import annotations
 
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import fields as _fields
-from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.fields import (  # noqa: F401 - re-exported
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.fields import (  # noqa: F401 pylint: disable=unused-import
     CONFIG,
     IMPOSSIBLE,
     LIVE,

@@ -283,6 +283,7 @@ def _cpu_pending(live, inactive):
         return False
     if (live.get("cpu_mode"), live.get("cpu_model")) != (inactive.get("cpu_mode"), inactive.get("cpu_model")):
         return True
+
     def features(fields):
         return {(feature["name"], feature["policy"]) for feature in fields.get("cpu_features") or []}
     return not features(inactive) <= features(live)
@@ -355,53 +356,49 @@ TABLE = (
     Field(("uuid",), _read_uuid, _write_scalar("uuid", "uuid"), ("/domain/uuid",),
           when=impossible("libvirt cannot change the UUID of a defined guest"),
           options={"uuid": dict(type="str")}, value=_uuid, scalar=("uuid", None),
-          docs={"uuid": [
-                  "The UUID of the guest. By default it is derived from O(cluster) and O(name); an "
-                  "existing guest keeps its own.",
-                  "Changing the UUID of an existing guest is impossible in place, see O(recreate)."]}),
+          docs={"uuid": ["The UUID of the guest. By default it is derived from O(cluster) and O(name); an "
+                         "existing guest keeps its own.",
+                         "Changing the UUID of an existing guest is impossible in place, see O(recreate)."]}),
     Field(("domain_type",), lambda root: (root.get("type"),), _write_domain_type, ("/domain/@type",),
           options={"domain_type": dict(type="str", default="kvm", choices=["kvm", "qemu"])},
           value=option_value("domain_type"),
-          docs={"domain_type": [
-                  "V(kvm) for hardware virtualisation, V(qemu) for software emulation (TCG).",
-                  "A change is applied at the next boot."]}),
+          docs={"domain_type": ["V(kvm) for hardware virtualisation, V(qemu) for software emulation (TCG).",
+                                "A change is applied at the next boot."]}),
     scalar("machine", "os/type", "machine", when=_machine_class, value=_machine,
-          docs={"machine": [
-                  "The machine type, such as V(pc), V(q35) or V(pc-i440fx-7.2). Aliases are resolved to "
-                  "the canonical versioned name through the host's capabilities.",
-                  "Not managed when omitted (libvirt's default is used for a new guest).",
-                  "A new version of the same family (V(pc-i440fx-7.1) to V(pc-i440fx-7.2)) is applied at "
-                  "the next boot. A change of family (i440fx to q35) is impossible in place, see "
-                  "O(recreate)."]}),
+           docs={"machine": ["The machine type, such as V(pc), V(q35) or V(pc-i440fx-7.2). Aliases are "
+                             "resolved to the canonical versioned name through the host's capabilities.",
+                             "Not managed when omitted (libvirt's default is used for a new guest).",
+                             "A new version of the same family (V(pc-i440fx-7.1) to V(pc-i440fx-7.2)) is "
+                             "applied at the next boot. A change of family (i440fx to q35) is impossible in "
+                             "place, see O(recreate)."]}),
     Field(("firmware",), lambda root: (domxml.read_firmware(root),),
           lambda root, fields: domxml.write_firmware(root, fields["firmware"]), ("/domain/os/@firmware",),
           when=impossible("an installed guest boots through its firmware's boot loader, so switching "
                           "between bios and uefi would leave it unbootable"),
           options={"firmware": dict(type="str", choices=["bios", "uefi"])}, managed=given("firmware"),
           value=option_value("firmware"),
-          docs={"firmware": [
-                  "V(bios) or V(uefi). Not managed when omitted (a new guest gets BIOS).",
-                  "Changing the firmware of an existing guest is impossible in place, see O(recreate)."]}),
+          docs={"firmware": ["V(bios) or V(uefi). Not managed when omitted (a new guest gets BIOS).",
+                             "Changing the firmware of an existing guest is impossible in place, see "
+                             "O(recreate)."]}),
     with_maximum("memory", 1024, _read_memory, _write_memory, ("/domain/memory", "/domain/currentMemory"),
                  _memory_class,
-                 docs={"memory": [
-                         "The memory of the guest in MiB (libvirt's C(currentMemory)).",
-                         "Any value up to the O(max_memory) the guest runs with is applied to a running "
-                         "guest through the balloon driver. Above it (for example while a larger "
-                         "O(max_memory) waits for the reboot) the change is applied at the next boot."],
-                       "max_memory": [
-                         "The memory the guest boots with in MiB (libvirt's C(memory)), the most O(memory) "
-                         "can be raised to without a reboot. Defaults to O(memory).",
-                         "A change is applied at the next boot."]}),
+                 docs={"memory": ["The memory of the guest in MiB (libvirt's C(currentMemory)).",
+                                  "Any value up to the O(max_memory) the guest runs with is applied to a "
+                                  "running guest through the balloon driver. Above it (for example while a "
+                                  "larger O(max_memory) waits for the reboot) the change is applied at the "
+                                  "next boot."],
+                       "max_memory": ["The memory the guest boots with in MiB (libvirt's C(memory)), the "
+                                      "most O(memory) can be raised to without a reboot. Defaults to "
+                                      "O(memory).",
+                                      "A change is applied at the next boot."]}),
     with_maximum("vcpus", 1, _read_vcpus, _write_vcpus, ("/domain/vcpu", "/domain/vcpu/@current"),
                  _vcpus_class,
-                 docs={"vcpus": [
-                         "The number of vCPUs the guest runs with.",
-                         "An increase up to O(max_vcpus) is hotplugged into a running guest; a decrease is "
-                         "applied at the next boot."],
-                       "max_vcpus": [
-                         "The most vCPUs the guest can have without a reboot. Defaults to O(vcpus).",
-                         "A change is applied at the next boot."]}),
+                 docs={"vcpus": ["The number of vCPUs the guest runs with.",
+                                 "An increase up to O(max_vcpus) is hotplugged into a running guest; a "
+                                 "decrease is applied at the next boot."],
+                       "max_vcpus": ["The most vCPUs the guest can have without a reboot. Defaults to "
+                                     "O(vcpus).",
+                                     "A change is applied at the next boot."]}),
     # The CPU model, for guests that move between blade generations: libvirt cannot change a
     # running guest's CPU, so every change waits for the next boot.
     Field(("cpu_mode", "cpu_model", "cpu_features"), _read_cpu, _write_cpu,
@@ -415,72 +412,54 @@ TABLE = (
               )),
           ))},
           managed=given("cpu"), value=_cpu, check=_check_cpu, pending=_cpu_pending,
-          docs={"cpu": [
-                  "The CPU the guest sees (libvirt's C(<cpu>) element). Not managed when omitted.",
-                  "A change is applied at the next boot."],
-                "cpu.mode": [
-                  "libvirt's CPU mode. V(host-model) and V(host-passthrough) follow the blade's CPU; "
-                  "V(custom) with a O(cpu.model) the blades of different generations share keeps a guest "
-                  "movable between them."],
-                "cpu.model": [
-                  "The CPU model, for example V(EPYC) or V(Skylake-Server). Required for "
-                  "O(cpu.mode=custom)."],
-                "cpu.features": [
-                  "CPU features to add or take away from the model, in any order."],
-                "cpu.features.name": [
-                  "The feature's name, as libvirt spells it (for example V(vmx) or V(avx512f))."],
-                "cpu.features.policy": [
-                  "V(require) (the guest does not start on a CPU without it), V(force), V(optional), "
-                  "V(disable) or V(forbid) (the guest does not start on a CPU with it)."]}),
+          docs={"cpu": ["The CPU the guest sees (libvirt's C(<cpu>) element). Not managed when omitted.",
+                        "A change is applied at the next boot."],
+                "cpu.mode": ["libvirt's CPU mode. V(host-model) and V(host-passthrough) follow the blade's "
+                             "CPU; V(custom) with a O(cpu.model) the blades of different generations share "
+                             "keeps a guest movable between them."],
+                "cpu.model": ["The CPU model, for example V(EPYC) or V(Skylake-Server). Required for "
+                              "O(cpu.mode=custom)."],
+                "cpu.features": ["CPU features to add or take away from the model, in any order."],
+                "cpu.features.name": ["The feature's name, as libvirt spells it (for example V(vmx) or "
+                                      "V(avx512f))."],
+                "cpu.features.policy": ["V(require) (the guest does not start on a CPU without it), "
+                                        "V(force), V(optional), V(disable) or V(forbid) (the guest does not "
+                                        "start on a CPU with it)."]}),
     scalar("kernel", "os/kernel", options={"kernel": dict(type="path")},
-          docs={"kernel": [
-                  "A kernel on the host to boot directly, instead of a boot loader on a disk. Not managed "
-                  "when omitted."]}),
+           docs={"kernel": ["A kernel on the host to boot directly, instead of a boot loader on a disk. Not "
+                            "managed when omitted."]}),
     scalar("initrd", "os/initrd", options={"initrd": dict(type="path")},
-          docs={"initrd": [
-                  "The initramfs for O(kernel). Not managed when omitted."]}),
+           docs={"initrd": ["The initramfs for O(kernel). Not managed when omitted."]}),
     scalar("cmdline", "os/cmdline",
-          docs={"cmdline": [
-                  "The kernel command line for O(kernel). Not managed when omitted."]}),
+           docs={"cmdline": ["The kernel command line for O(kernel). Not managed when omitted."]}),
     Field(("serial_console", "serial_log"), domxml.read_serial, _write_serial,
           ("/domain/devices/serial", "/domain/devices/serial/log/@file"),
           options={"serial_console": dict(type="bool", default=True), "serial_log": dict(type="path")},
           value=_serial,
-          docs={"serial_console": [
-                  "Give the guest a serial console (a pty, reachable with C(virsh console)).",
-                  "A change is applied at the next boot."],
-                "serial_log": [
-                  "Also log the serial console to this file on the host (through virtlogd). Implies "
-                  "O(serial_console)."]}),
+          docs={"serial_console": ["Give the guest a serial console (a pty, reachable with C(virsh "
+                                   "console)).",
+                                   "A change is applied at the next boot."],
+                "serial_log": ["Also log the serial console to this file on the host (through virtlogd). "
+                               "Implies O(serial_console)."]}),
     Field(("disks",), _read_disks, lambda root, fields: domxml.write_disks(root, fields["disks"]),
           ("/domain/devices/disk",), devices=("target", _disk_hotpluggable),
           options={"disks": dict(type="list", elements="dict", default=[], options=DISK_SPEC)},
           value=lambda spec, current: {"disks": [dict(disk) for disk in spec.disks]},
-          docs={"disks": [
-                  "The guest's disks, matched to existing ones by target name. Disks not listed are "
-                  "detached (never deleted).",
-                  "Adding or removing a disk on a V(virtio), V(scsi) or V(usb) bus is applied live; other "
-                  "changes at the next boot."],
-                "disks.path": [
-                  "The block device, logical volume (V(/dev/vg/lv)) or image file."],
-                "disks.type": [
-                  "V(block) for devices, V(file) for image files. V(auto) picks V(block) for paths under "
-                  "C(/dev) and V(file) otherwise."],
-                "disks.device": [
-                  "V(disk) or V(cdrom)."],
-                "disks.format": [
-                  "The image format."],
-                "disks.bus": [
-                  "The bus. Defaults to V(virtio) for disks and V(sata) for CD-ROMs."],
-                "disks.cache": [
-                  "The host cache mode. V(default) leaves the choice to the hypervisor."],
-                "disks.target": [
-                  "The device name the guest sees, such as V(vdb). Assigned in order per bus when omitted "
-                  "(V(vda), V(vdb), ... for virtio)."],
-                "disks.boot_order": [
-                  "The position of this disk in the boot order (1 boots first)."],
-                "disks.readonly": [
-                  "Attach the disk read-only. CD-ROMs always are."]}),
+          docs={"disks": ["The guest's disks, matched to existing ones by target name. Disks not listed are "
+                          "detached (never deleted).",
+                          "Adding or removing a disk on a V(virtio), V(scsi) or V(usb) bus is applied live; "
+                          "other changes at the next boot."],
+                "disks.path": ["The block device, logical volume (V(/dev/vg/lv)) or image file."],
+                "disks.type": ["V(block) for devices, V(file) for image files. V(auto) picks V(block) for "
+                               "paths under C(/dev) and V(file) otherwise."],
+                "disks.device": ["V(disk) or V(cdrom)."],
+                "disks.format": ["The image format."],
+                "disks.bus": ["The bus. Defaults to V(virtio) for disks and V(sata) for CD-ROMs."],
+                "disks.cache": ["The host cache mode. V(default) leaves the choice to the hypervisor."],
+                "disks.target": ["The device name the guest sees, such as V(vdb). Assigned in order per bus "
+                                 "when omitted (V(vda), V(vdb), ... for virtio)."],
+                "disks.boot_order": ["The position of this disk in the boot order (1 boots first)."],
+                "disks.readonly": ["Attach the disk read-only. CD-ROMs always are."]}),
     Field(("nics",), lambda root: ([domxml.read_nic(node) for node in root.findall("devices/interface")],),
           lambda root, fields: domxml.write_nics(root, fields["nics"]),
           ("/domain/devices/interface",), devices=("mac", lambda nic: True),
@@ -488,59 +467,57 @@ TABLE = (
                                 mutually_exclusive=[("partition", "bridge")],
                                 required_one_of=[("partition", "bridge")])},
           value=_nics,
-          docs={"nics": [
-                  "The guest's network interfaces, in order.",
-                  "A NIC without O(nics[].mac) keeps the MAC of the existing NIC at the same position; a "
-                  "new one gets a MAC derived from O(cluster), O(name) and its position "
-                  "(C(52:54:xx:xx:xx:xx)). To remove a NIC from the middle of the list and keep the "
-                  "others, give them explicit MACs.",
-                  "Adding or removing a NIC is applied live; changing one at the next boot."],
-                "nics.partition": [
-                  "The libvirt network (network partition) to join. Exactly one of O(nics[].partition) "
-                  "and O(nics[].bridge) is required."],
-                "nics.bridge": [
-                  "The host bridge to join."],
-                "nics.model": [
-                  "The NIC model the guest sees."],
-                "nics.mac": [
-                  "The MAC address. Derived when omitted, see O(nics)."]}),
+          docs={"nics": ["The guest's network interfaces, in order.",
+                         "A NIC without O(nics[].mac) keeps the MAC of the existing NIC at the same "
+                         "position; a new one gets a MAC derived from O(cluster), O(name) and its position "
+                         "(C(52:54:xx:xx:xx:xx)). To remove a NIC from the middle of the list and keep the "
+                         "others, give them explicit MACs.",
+                         "Adding or removing a NIC is applied live; changing one at the next boot."],
+                "nics.partition": ["The libvirt network (network partition) to join. Exactly one of "
+                                   "O(nics[].partition) and O(nics[].bridge) is required."],
+                "nics.bridge": ["The host bridge to join."],
+                "nics.model": ["The NIC model the guest sees."],
+                "nics.mac": ["The MAC address. Derived when omitted, see O(nics)."]}),
     # The cloud-init seed and the xml template are compared by digest, kept in our marker.
     Field(("seed",), _marker("seed"), None, (_metadata("seed") + "/@sha256",),
           options={"cloud_init": dict(type="dict", options=CLOUD_INIT_SPEC)},
           value=_seed,
-          docs={"cloud_init": [
-                  "A cloud-init NoCloud seed. It is built on the host with C(genisoimage) as a small ISO "
-                  "labelled C(cidata) and attached as a SATA CD-ROM after the listed disks.",
-                  "The ISO is rebuilt when its content changes, which takes effect at the next boot.",
-                  "The ISO is readable only by root and the QEMU user (mode 0640, group C(libvirt-qemu) "
-                  "or C(qemu); 0600 and libvirt's dynamic ownership where neither group exists). A seed "
-                  "written world-readable by an older version is restricted on the next run.",
-                  "The diff shows a digest of the seed files (C(seed)), never their content."],
-                "cloud_init.user_data": [
-                  "The user-data. A string is used as written; a dict becomes C(#cloud-config).",
-                  "It may hold passwords and keys, so it is C(no_log). It never shows in the module's "
-                  "invocation, result or diff, nor in the host's log; every string in it is masked "
-                  "wherever it would appear in the output, except the guest names and parts of them."],
-                "cloud_init.meta_data": [
-                  "The meta-data. Defaults to C(instance-id) and C(local-hostname) set to O(name)."],
-                "cloud_init.network_config": [
-                  "The network-config (version 1 or 2), as a string or a dict. Left out when omitted."],
-                "cloud_init.iso_path": [
-                  "Where to write the ISO. Defaults to C(/var/lib/libvirt/boot/<name>-cidata.iso)."]}),
+          docs={"cloud_init": ["A cloud-init NoCloud seed. It is built on the host with C(genisoimage) as a "
+                               "small ISO labelled C(cidata) and attached as a SATA CD-ROM after the listed "
+                               "disks.",
+                               "The ISO is rebuilt when its content changes, which takes effect at the next "
+                               "boot.",
+                               "The ISO is readable only by root and the QEMU user (mode 0640, group "
+                               "C(libvirt-qemu) or C(qemu); 0600 and libvirt's dynamic ownership where "
+                               "neither group exists). A seed written world-readable by an older version is "
+                               "restricted on the next run.",
+                               "The diff shows a digest of the seed files (C(seed)), never their content."],
+                "cloud_init.user_data": ["The user-data. A string is used as written; a dict becomes "
+                                         "C(#cloud-config).",
+                                         "It may hold passwords and keys, so it is C(no_log). It never "
+                                         "shows in the module's invocation, result or diff, nor in the "
+                                         "host's log; every string in it is masked wherever it would appear "
+                                         "in the output, except the guest names and parts of them."],
+                "cloud_init.meta_data": ["The meta-data. Defaults to C(instance-id) and C(local-hostname) "
+                                         "set to O(name)."],
+                "cloud_init.network_config": ["The network-config (version 1 or 2), as a string or a dict. "
+                                              "Left out when omitted."],
+                "cloud_init.iso_path": ["Where to write the ISO. Defaults to "
+                                        "C(/var/lib/libvirt/boot/<name>-cidata.iso)."]}),
     Field(("template",), _marker("template"), None, (_metadata("template") + "/@sha256",),
           options={"xml": dict(type="str", no_log=True)},  # a template may hold a VNC or SPICE password
           value=lambda spec, current: {
               "template": spec.template_digest if spec.template is not None else None},
-          docs={"xml": [
-                  "The escape hatch, a complete libvirt domain XML used as the starting point of a new "
-                  "guest. The structured options are written on top of it; everything else in it is kept "
-                  "as given.",
-                  "A digest of it is kept in the ownership metadata. When the template changes, the guest "
-                  "is redefined from the new template (with its UUID and MACs), at the next boot.",
-                  "It is C(no_log), as it may hold a console password."]}),
+          docs={"xml": ["The escape hatch, a complete libvirt domain XML used as the starting point of a "
+                        "new guest. The structured options are written on top of it; everything else in it "
+                        "is kept as given.",
+                        "A digest of it is kept in the ownership metadata. When the template changes, the "
+                        "guest is redefined from the new template (with its UUID and MACs), at the next "
+                        "boot.",
+                        "It is C(no_log), as it may hold a console password."]}),
     scalar("description", "description", when=CONFIG,
-          docs={"description": [
-                  "A human-readable description, stored in the domain XML. Not managed when omitted."]}),
+           docs={"description": ["A human-readable description, stored in the domain XML. Not managed when "
+                                 "omitted."]}),
     Field(("cluster",), _marker("cluster"), None, (_metadata("cluster"),),
           value=lambda spec, current: {"cluster": spec.cluster}, **_CONFIG_ONLY),
     Field(("managed",), _marker("managed"), _write_marker, ("/domain/metadata/openblade:guest",),
@@ -608,4 +585,3 @@ def write(root, fields):
 
 def xpaths():
     return {key: xpath for field in TABLE for key, xpath in field.xpaths.items()}
-

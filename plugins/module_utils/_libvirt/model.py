@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import fields as _fields
-from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.domxml import (  # noqa: F401 - the model's API
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.domxml import (  # noqa: F401 pylint: disable=unused-import
     HOTPLUG_BUSES,
     MACHINE_ALIASES,
     METADATA_NS,
@@ -36,6 +36,8 @@ from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.domxml impo
     skeleton,
     to_string,
 )
+
+# The names above are the model's API, kept where its users import them from.
 
 # Simple fields: name -> (path below <domain>, attribute, or None for the element text).
 SCALAR_FIELDS = {field.keys[0]: field.scalar for field in _fields.TABLE if field.scalar}

@@ -13,7 +13,7 @@ import uuid as uuidlib
 
 from ansible_collections.openblade.kvm.plugins.module_utils import _validate as validate
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import fields, identity, model, seed
-from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.fields import (  # noqa: F401 - re-exported
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.fields import (  # noqa: F401 pylint: disable=unused-import
     CACHE_MODES,
     CLOUD_INIT_SPEC,
     CPU_MODES,

@@ -26,7 +26,7 @@ def check_runtime(files):
             if link is None:
                 if lower not in files.defined and files.layout.read(files.layout.netdev(lower)) is None:
                     warnings.append(f"{option}: {lower} does not exist (yet); {spec.name} "
-                                         f"picks it up when it appears")
+                                    f"picks it up when it appears")
                 continue
             master = files.snapshot.link(link.master) if link.master else None
             if spec.attach_role in MASTER_ROLES:
@@ -43,6 +43,7 @@ def check_runtime(files):
         _check_mtu(files, spec)
     return warnings
 
+
 def _refuse_other_master_dropins(files, spec, lower, option):
     main = files.layout.network(lower)
     mine = os.path.basename(files.layout.dropin(main, spec.attach_role, spec.name))
@@ -54,6 +55,7 @@ def _refuse_other_master_dropins(files, spec, lower, option):
                 f"{option}: {lower} is already claimed by "
                 f"{units.owner_of(files.layout.read(path)) or path} ({path}); release it there "
                 "first", option=option)
+
 
 def _check_mtu(files, spec):
     if not spec.mtu:
