@@ -105,6 +105,10 @@ guests:
     cpu_model:
       description: The CPU model, when set.
       type: str
+    cpu_features:
+      description: The CPU features added to or taken from the model, by name, each with its policy; null when none.
+      type: list
+      elements: dict
     kernel:
       description: The directly booted kernel, when set.
       type: str

@@ -428,3 +428,36 @@ def test_inventory_lists_guests_with_fields_and_ownership(hv, runner, lock_dir):
 
 def test_option_defaults_cover_every_option():
     assert set(option_defaults()) == set(domain_argument_spec()) - {"uri", "cluster"}
+
+
+# --- the CPU model (a field added through the field table) ---------------------------------------
+
+CPU = {"mode": "custom", "model": "qemu64",
+       "features": [{"name": "svm", "policy": "disable"}, {"name": "lahf_lm", "policy": None}]}
+
+
+def test_cpu_model_and_features_are_written_and_a_change_waits_for_the_next_boot(hv, runner, lock_dir):
+    first = run(hv, runner, lock_dir, state="running", cpu=CPU, **WEB)
+    assert first["actions"] == ["define web1", "start web1"]
+    cpu = model.parse(hv.inactive_xml(hv.lookup("web1"))).find("cpu")
+    assert (cpu.get("mode"), cpu.findtext("model")) == ("custom", "qemu64")
+    assert {node.get("name"): node.get("policy") for node in cpu.findall("feature")} == {
+        "lahf_lm": "require", "svm": "disable"}
+    assert not run(hv, runner, lock_dir, state="running", cpu=CPU, **WEB)["changed"]
+
+    newer = dict(CPU, model="kvm64", features=[{"name": "svm", "policy": "disable"}])
+    result = run(hv, runner, lock_dir, state="running", diff=True, cpu=newer, **WEB)
+    assert result["changes"] == [{"field": "cpu_model", "when": "next_boot"},
+                                 {"field": "cpu_features", "when": "next_boot"}]
+    assert result["actions"] == ["update the persistent config of web1: cpu_model, cpu_features"]
+    assert result["reboot_required"] and state_of(hv, "web1") == "running"
+    diff = result["diff"]
+    assert (diff["before"]["cpu_model"], diff["after"]["cpu_model"]) == ("qemu64", "kvm64")
+    assert fields_of(hv, "web1")["cpu_features"] == [{"name": "svm", "policy": "disable"}]
+    assert not run(hv, runner, lock_dir, state="running", cpu=newer, **WEB)["changed"]
+
+
+def test_cpu_custom_without_a_model_fails_before_anything_runs(hv, runner, lock_dir):
+    with pytest.raises(ReconcileError, match=r"guest web1: cpu.model: mode custom needs a model"):
+        run(hv, runner, lock_dir, cpu={"mode": "custom", "model": None, "features": []}, **WEB)
+    assert hv.lookup("web1") is None

@@ -38,36 +38,25 @@ every change simply lands in its persistent config.
 
 from __future__ import annotations
 
-from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.model import (
-    HOTPLUG_BUSES,
-    machine_family,
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import fields as _fields
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.fields import (  # noqa: F401 pylint: disable=unused-import
+    CONFIG,
+    IMPOSSIBLE,
+    LIVE,
+    NEXT_BOOT,
 )
-
-LIVE = "live"
-NEXT_BOOT = "next_boot"
-IMPOSSIBLE = "impossible"
-CONFIG = "config"
-
-NEXT_BOOT_FIELDS = (
-    "max_memory", "max_vcpus", "cpu_mode", "cpu_model", "kernel", "initrd", "cmdline",
-    "serial_console", "serial_log", "domain_type", "seed", "template",
-)
-CONFIG_FIELDS = ("description", "cluster", "managed")
-
-_WHY_IMPOSSIBLE = {
-    "uuid": "libvirt cannot change the UUID of a defined guest",
-    "firmware": "an installed guest boots through its firmware's boot loader, so switching "
-                "between bios and uefi would leave it unbootable",
-    "machine": "the machine families differ, and libvirt refuses a redefine across PCI "
-               "topologies (i440fx has a PCI root, q35 a PCIe root)",
-}
 
 # The order fields are compared and reported in, so plans read the same every run.
-FIELD_ORDER = (
-    "uuid", "domain_type", "machine", "firmware", "max_memory", "memory", "max_vcpus",
-    "vcpus", "cpu_mode", "cpu_model", "kernel", "initrd", "cmdline", "serial_console",
-    "serial_log", "disks", "nics", "seed", "template", "description", "cluster", "managed",
-)
+FIELD_ORDER = _fields.COMPARED
+
+
+def _keys_of_class(when):
+    return tuple(key for key in FIELD_ORDER
+                 if _fields.BY_KEY[key].when[key] == when and not _fields.BY_KEY[key].devices)
+
+
+NEXT_BOOT_FIELDS = _keys_of_class(NEXT_BOOT)
+CONFIG_FIELDS = _keys_of_class(CONFIG)
 
 
 class Change:
@@ -108,42 +97,14 @@ def classify(current, desired, running=None):
         if field not in desired or desired[field] == current.get(field):
             continue
         before, after = current.get(field), desired[field]
-        if field == "disks":
-            changes += _device_changes(field, before or [], after, "target", _disk_hotpluggable)
-        elif field == "nics":
-            changes += _device_changes(field, before or [], after, "mac", lambda nic: True)
+        entry = _fields.BY_KEY[field]
+        if entry.devices:
+            key, hotpluggable = entry.devices
+            changes += _device_changes(field, before or [], after, key, hotpluggable)
         else:
-            when, why = _scalar_class(field, before, after, limits)
+            when, why = entry.classify(field, before, after, limits)
             changes.append(Change(field, before, after, when, why))
     return changes
-
-
-def _scalar_class(field, before, after, limits):
-    if field in CONFIG_FIELDS:
-        return CONFIG, None
-    if field in NEXT_BOOT_FIELDS:
-        return NEXT_BOOT, None
-    if field == "uuid" or field == "firmware":
-        return IMPOSSIBLE, _WHY_IMPOSSIBLE[field]
-    if field == "machine":
-        if before and machine_family(before) != machine_family(after):
-            return IMPOSSIBLE, f"{before} -> {after}: {_WHY_IMPOSSIBLE['machine']}"
-        return NEXT_BOOT, None
-    if field == "memory":
-        # The balloon can move anywhere below the maximum the guest booted with.
-        if limits.get("max_memory") is not None and after <= limits["max_memory"]:
-            return LIVE, None
-        return NEXT_BOOT, None
-    if field == "vcpus":
-        running = limits.get("vcpus")
-        if running is not None and running < after <= (limits.get("max_vcpus") or 0):
-            return LIVE, None
-        return NEXT_BOOT, None
-    return NEXT_BOOT, None
-
-
-def _disk_hotpluggable(disk):
-    return disk["device"] == "disk" and disk["bus"] in HOTPLUG_BUSES
 
 
 def _device_changes(field, before, after, key, hotpluggable):
@@ -166,9 +127,13 @@ def _device_changes(field, before, after, key, hotpluggable):
 def pending_reboot(live, inactive, fields=FIELD_ORDER):
     """Whether the persistent config holds changes the running guest does not have yet.
 
-    Fields the persistent config leaves unset are skipped: libvirt fills some of them
-    (the CPU model, for one) only into the live XML.
+    Fields the persistent config leaves unset are skipped: libvirt fills some of them only
+    into the live XML.  A field libvirt rewrites in the live XML (the CPU) is judged by its
+    entry's own ``pending``.
     """
     wanted = {key: value for key, value in inactive.items()
-              if key in fields and value is not None}
-    return any(change.when in (NEXT_BOOT, IMPOSSIBLE) for change in classify(live, wanted))
+              if key in fields and value is not None and _fields.BY_KEY[key].pending is None}
+    if any(change.when in (NEXT_BOOT, IMPOSSIBLE) for change in classify(live, wanted)):
+        return True
+    return any(entry.pending(live, inactive) for entry in _fields.TABLE
+               if entry.pending is not None and set(entry.keys) & set(fields))

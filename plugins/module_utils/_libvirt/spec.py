@@ -12,73 +12,29 @@ import string
 import uuid as uuidlib
 
 from ansible_collections.openblade.kvm.plugins.module_utils import _validate as validate
-from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import identity, model, seed
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import fields, identity, model, seed
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.fields import (  # noqa: F401 pylint: disable=unused-import
+    CACHE_MODES,
+    CLOUD_INIT_SPEC,
+    CPU_MODES,
+    DISK_BUSES,
+    DISK_SPEC,
+    NIC_SPEC,
+)
 
 STATES = ("present", "running", "stopped", "paused", "absent")
-DISK_BUSES = ("virtio", "scsi", "sata", "ide", "usb")
-CACHE_MODES = ("default", "none", "writethrough", "writeback", "directsync", "unsafe")
-CPU_MODES = ("host-passthrough", "host-model", "custom", "maximum")
 
 # Target name prefixes, as libvirt and the guest kernel name the disks of each bus.
 _TARGET_PREFIX = {"virtio": "vd", "scsi": "sd", "sata": "sd", "usb": "sd", "ide": "hd"}
 
-DISK_SPEC = dict(
-    path=dict(type="path", required=True),
-    type=dict(type="str", default="auto", choices=["auto", "file", "block"]),
-    device=dict(type="str", default="disk", choices=["disk", "cdrom"]),
-    format=dict(type="str", default="raw", choices=["raw", "qcow2"]),
-    bus=dict(type="str", choices=list(DISK_BUSES)),
-    cache=dict(type="str", default="default", choices=list(CACHE_MODES)),
-    target=dict(type="str"),
-    boot_order=dict(type="int"),
-    readonly=dict(type="bool", default=False),
-)
-
-NIC_SPEC = dict(
-    partition=dict(type="str"),
-    bridge=dict(type="str"),
-    model=dict(type="str", default="virtio"),
-    mac=dict(type="str"),
-)
-
-# user_data carries passwords and keys: no_log keeps it out of the invocation, the result
-# and the target's log (the diff only ever shows the seed's digest).
-CLOUD_INIT_SPEC = dict(
-    user_data=dict(type="raw", no_log=True),
-    meta_data=dict(type="raw"),
-    network_config=dict(type="raw"),
-    iso_path=dict(type="path"),
-)
-
-# Options of one guest, the same in the domain module and in each item of guests.
+# Options of one guest, the same in the domain module and in each item of guests: its
+# name and state, the options of the managed fields (declared in the field table), and
+# how the change is carried out.
 GUEST_SPEC = dict(
     name=dict(type="str", required=True),
     state=dict(type="str", default="present", choices=list(STATES)),
-    uuid=dict(type="str"),
-    domain_type=dict(type="str", default="kvm", choices=["kvm", "qemu"]),
-    machine=dict(type="str"),
-    firmware=dict(type="str", choices=["bios", "uefi"]),
-    vcpus=dict(type="int", default=1),
-    max_vcpus=dict(type="int"),
-    memory=dict(type="int", default=1024),
-    max_memory=dict(type="int"),
-    cpu=dict(type="dict", options=dict(
-        mode=dict(type="str", default="host-model", choices=list(CPU_MODES)),
-        model=dict(type="str"),
-    )),
-    kernel=dict(type="path"),
-    initrd=dict(type="path"),
-    cmdline=dict(type="str"),
-    disks=dict(type="list", elements="dict", default=[], options=DISK_SPEC),
-    nics=dict(type="list", elements="dict", default=[], options=NIC_SPEC,
-              mutually_exclusive=[("partition", "bridge")],
-              required_one_of=[("partition", "bridge")]),
-    cloud_init=dict(type="dict", options=CLOUD_INIT_SPEC),
-    serial_console=dict(type="bool", default=True),
-    serial_log=dict(type="path"),
+    **fields.options(),
     autostart=dict(type="bool"),
-    description=dict(type="str"),
-    xml=dict(type="str", no_log=True),  # a template may hold a VNC or SPICE password
     restart_if_required=dict(type="bool", default=False),
     recreate=dict(type="bool", default=False),
     force=dict(type="bool", default=False),
@@ -199,6 +155,7 @@ class GuestSpec:
                 self.template_digest = model.fingerprint(params["xml"])
             except model.XMLError as exc:
                 raise validate.ValidationError(f"{where}xml: {exc}", option="xml") from None
+        fields.check(self, params)
         if (params.get("shutdown_timeout") or 0) < 0:
             raise validate.ValidationError(f"{where}shutdown_timeout: must be 0 or more seconds",
                                            option="shutdown_timeout")
@@ -290,15 +247,7 @@ class GuestSpec:
     # --- identity and fields --------------------------------------------------------------------
 
     def managed_keys(self):
-        keys = ["uuid", "domain_type", "max_memory", "memory", "max_vcpus", "vcpus",
-                "serial_console", "serial_log", "disks", "nics", "seed", "template",
-                "cluster", "managed"]
-        for key in ("machine", "firmware", "kernel", "initrd", "cmdline", "description"):
-            if self.params.get(key) is not None:
-                keys.append(key)
-        if self.params.get("cpu") is not None:
-            keys += ["cpu_mode", "cpu_model"]
-        return keys
+        return fields.managed_keys(self.params)
 
     def resolve_macs(self, current_nics):
         """MACs for the NICs: given ones first; otherwise the one the NIC at the same
@@ -322,48 +271,6 @@ class GuestSpec:
             macs.append(mac)
         return macs
 
-    @staticmethod
-    def _machine(machine, current):
-        """An alias ('pc', 'q35') asks for its family, not for one version: a guest of that
-        family keeps its version, so a QEMU upgrade (which moves the alias to a newer
-        version) does not turn into a machine change on every guest."""
-        existing = current.get("machine") if current else None
-        if machine in model.MACHINE_ALIASES and existing and \
-                model.machine_family(existing) == model.MACHINE_ALIASES[machine]:
-            return existing
-        return machine
-
     def fields(self, current):
         """The managed fields to write, given the guest's current fields (or None)."""
-        params = self.params
-        if current is not None and current.get("uuid") and not self.uuid:
-            guest_uuid = current["uuid"]  # an existing guest keeps its identity
-        else:
-            guest_uuid = self.uuid or identity.derive_uuid(self.cluster, self.name)
-        macs = self.resolve_macs(current["nics"] if current else [])
-        fields = {
-            "name": self.name,
-            "uuid": guest_uuid,
-            "domain_type": params["domain_type"],
-            "max_memory": self.max_memory,
-            "memory": self.memory,
-            "max_vcpus": self.max_vcpus,
-            "vcpus": self.vcpus,
-            "serial_console": bool(params.get("serial_console") or params.get("serial_log")),
-            "serial_log": params.get("serial_log"),
-            "disks": [dict(disk) for disk in self.disks],
-            "nics": [dict(nic, mac=mac) for nic, mac in zip(self.nic_params, macs, strict=False)],
-            "seed": seed.seed_digest(self.seed_files) if self.seed_files else None,
-            "template": self.template_digest if self.template is not None else None,
-            "cluster": self.cluster,
-            "managed": True,
-        }
-        if params.get("machine"):
-            fields["machine"] = self._machine(params["machine"], current)
-        for key in ("firmware", "kernel", "initrd", "cmdline", "description"):
-            if params.get(key) is not None:
-                fields[key] = params[key]
-        if params.get("cpu") is not None:
-            fields["cpu_mode"] = params["cpu"].get("mode") or "host-model"
-            fields["cpu_model"] = params["cpu"].get("model")
-        return fields
+        return fields.values(self, current)

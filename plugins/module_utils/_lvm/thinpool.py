@@ -201,18 +201,20 @@ class ThinPool(LvmResource):
     # --- plan ------------------------------------------------------------------------------
 
     def plan(self, current, desired):
+        # The VG's members and the pool's sizes and profile come from current vs desired,
+        # the view the diff shows, so the diff and the actions are one decision.
         plan = Plan()
         if self.state == "absent":
             self._plan_absent(plan)
             return plan
         self._plan_pvs(plan)
-        self._plan_vg(plan)
+        self._plan_vg(plan, current, desired)
         if self.threshold is not None:
             self._plan_profile(plan)
-        if self.pool_lv is None:
+        if current is None or current["pool"] is None:
             self._plan_create_pool(plan)
         else:
-            self._plan_update_pool(plan)
+            self._plan_update_pool(plan, current["pool"], desired["pool"])
         return plan
 
     def _plan_pvs(self, plan):
@@ -235,16 +237,16 @@ class ThinPool(LvmResource):
             plan.add(f"initialise {shown} as an LVM physical volume",
                      self.run(commands.PVCREATE.argv(positional=[device])))
 
-    def _plan_vg(self, plan):
-        if self.vg_info is None:
+    def _plan_vg(self, plan, current, desired):
+        if current is None:
             shown = ", ".join(self._shown(real) for real in self.devices)
             plan.add(f"create volume group {self.vg} on {shown}",
                      self.run(commands.VGCREATE.argv(addtag=tags.MARKER,
                                                      positional=[self.vg, *self.devices.values()])))
             return
-        members = self._vg_pvs()
-        for real, device in self.devices.items():
-            if real not in members:
+        members, wanted = current["pvs"], desired["pvs"]
+        for real, device in self.devices.items():  # in the order pvs lists them
+            if real in wanted and real not in members:
                 plan.add(f"add {self._shown(real)} to volume group {self.vg}",
                          self.run(commands.VGEXTEND.argv(positional=[self.vg, device])))
         unlisted = [self.pvs[name] for name in members if name not in self.devices]
@@ -252,8 +254,7 @@ class ThinPool(LvmResource):
             plan.warn(f"volume group {self.vg} also has {', '.join(pv.name for pv in unlisted)}, "
                       "which pvs does not list; kept (set remove_unlisted_pvs: true to remove "
                       "unused ones)")
-            return
-        for pv in unlisted:
+        for pv in (self.pvs[name] for name in members if name not in wanted):
             if pv.used:
                 raise ReconcileError(
                     f"pvs: refusing to remove {pv.name} from volume group {self.vg}: it holds "
@@ -313,7 +314,7 @@ class ThinPool(LvmResource):
         plan.add(f"create thin pool {self.vg}/{self.pool} of {self.size}"
                  + (f" ({', '.join(details)})" if details else ""), self.run(argv))
 
-    def _plan_update_pool(self, plan):
+    def _plan_update_pool(self, plan, have, want):
         pool = self.pool_lv
         if not pool.is_thin_pool:
             raise ReconcileError(f"pool: {pool.full_name} exists but is not a thin pool "
@@ -323,32 +324,29 @@ class ThinPool(LvmResource):
                 f"chunk_size: thin pool {pool.full_name} has chunks of {sizes.human(pool.chunk_size)}; "
                 f"LVM cannot change the chunk size of an existing pool to "
                 f"{sizes.human(self.chunk_size)}", option="chunk_size")
-        free = self.vg_info.free
-        if self.size and not self.size.relative:
-            wanted = sizes.round_up(self.size.nbytes, self.extent)
-            # A larger pool (autoextend did it, or an admin) is fine: pools cannot shrink.
-            if wanted > pool.size:
-                if wanted - pool.size > free:
-                    raise ReconcileError(
-                        f"size: cannot extend thin pool {pool.full_name} to {sizes.human(wanted)}: "
-                        f"volume group {self.vg} has {sizes.human(free)} free", option="size")
-                free -= wanted - pool.size
-                plan.add(f"extend thin pool {pool.full_name} from {sizes.human(pool.size)} to "
-                         f"{sizes.human(wanted)}",
-                         self.run(commands.LVEXTEND.argv(size=sizes.argv_bytes(wanted),
-                                                         positional=[pool.full_name])))
-        if self.metadata_size:
-            wanted = sizes.round_up(self.metadata_size, self.extent)
-            if wanted > pool.metadata_size:
-                plan.add(f"extend the metadata of thin pool {pool.full_name} from "
-                         f"{sizes.human(pool.metadata_size)} to {sizes.human(wanted)}",
-                         self.run(commands.LVEXTEND.argv(poolmetadatasize=sizes.argv_bytes(wanted),
-                                                         positional=[pool.full_name])))
+        # desired() never shrinks (pools cannot): a larger pool, grown by autoextend or an
+        # admin, is fine.
+        if want["size"] != have["size"]:
+            wanted, free = want["size"], self.vg_info.free
+            if wanted - have["size"] > free:
+                raise ReconcileError(
+                    f"size: cannot extend thin pool {pool.full_name} to {sizes.human(wanted)}: "
+                    f"volume group {self.vg} has {sizes.human(free)} free", option="size")
+            plan.add(f"extend thin pool {pool.full_name} from {sizes.human(have['size'])} to "
+                     f"{sizes.human(wanted)}",
+                     self.run(commands.LVEXTEND.argv(size=sizes.argv_bytes(wanted),
+                                                     positional=[pool.full_name])))
+        if want["metadata_size"] != have["metadata_size"]:
+            wanted = want["metadata_size"]
+            plan.add(f"extend the metadata of thin pool {pool.full_name} from "
+                     f"{sizes.human(have['metadata_size'])} to {sizes.human(wanted)}",
+                     self.run(commands.LVEXTEND.argv(poolmetadatasize=sizes.argv_bytes(wanted),
+                                                     positional=[pool.full_name])))
+        if want["profile"] != have["profile"]:
+            plan.add(f"attach LVM profile {want['profile']} to thin pool {pool.full_name}",
+                     self.run(commands.LVCHANGE.argv(metadataprofile=want["profile"],
+                                                     positional=[pool.full_name])))
         if self.threshold is not None:
-            if pool.profile != self.profile:
-                plan.add(f"attach LVM profile {self.profile} to thin pool {pool.full_name}",
-                         self.run(commands.LVCHANGE.argv(metadataprofile=self.profile,
-                                                         positional=[pool.full_name])))
             if self.threshold < 100 and not pool.monitored:
                 plan.warn(f"thin pool {pool.full_name} is not monitored by dmeventd, so it will "
                           "not autoextend (is lvm2-monitor/dm-event running?)")

@@ -6,7 +6,12 @@
 ``units``       the .netdev/.network files we own (model, renderer, header, drop-ins)
 ``observe``     the running state, from ``ip -j``, ``bridge -j`` and ``networkctl --json``
 ``links``       what a bridge, a VLAN or a bond declares: files, attachments, runtime fields
-``engine``      the reconcile Resource: validation, the plan, management-path decisions
+``engine``      the reconcile Resource: observe, desired and the plan, from the pieces below
+``files``       which of our files a set of specs covers, their content now and wanted
+``validation``  refusals against the running links, before anything changes
+``steps``       the runtime steps networkd does not do by itself on reload
+``guard``       the management guard: probe and rollback, or a refusal
+``verify``      what still differs between the kernel and the configuration
 ``management``  which interfaces carry the management address or the default route
 ``transaction`` apply with a backup, a probe and an automatic rollback
 ``partitions``  one inventory description -> the trunk, VLANs and bridges of each partition

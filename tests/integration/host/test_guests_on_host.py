@@ -199,3 +199,30 @@ def test_fleet_rerun_is_a_no_op_and_prune_spares_guests_made_by_hand(tiny_guest,
     assert by_name[names[0]]["nics"] == [{"mac": identities[names[0]][1][0], "partition": PARTITION,
                                           "bridge": None, "model": "virtio"}]
     assert by_name[hand_made]["managed"] is False
+
+
+def test_cpu_model_is_set_and_a_changed_model_waits_for_the_next_boot(booted, apply_module, run_module):
+    cpu = {"mode": "custom", "model": "qemu64", "features": [{"name": "svm", "policy": "disable"}]}
+    args, dom = booted("cpu", cpu=cpu)
+    for inactive in (True, False):  # in the config and in the running guest
+        element = xml(dom, inactive).find("cpu")
+        assert (element.get("mode"), element.findtext("model")) == ("custom", "qemu64")
+        assert element.find("feature[@name='svm']").get("policy") == "disable"
+    _predicted, again = apply_module("domain", args)
+    assert not again["changed"] and not again["reboot_required"]
+
+    domain_id = dom.ID()
+    newer = dict(args, cpu=dict(cpu, model="kvm64"))
+    predicted, result = apply_module("domain", newer, diff=True)
+    assert predicted["changes"] == result["changes"] == [{"field": "cpu_model", "when": "next_boot"}]
+    assert predicted["reboot_required"] and result["reboot_required"]
+    diff = result["diff"]
+    assert (diff["before"]["cpu_model"], diff["after"]["cpu_model"]) == ("qemu64", "kvm64")
+    assert dom.isActive() and dom.ID() == domain_id
+    assert xml(dom, inactive=True).findtext("cpu/model") == "kvm64"
+    assert xml(dom).findtext("cpu/model") == "qemu64"
+    info = run_module("domain_info", {"names": [args["name"]]})["guests"][0]
+    assert (info["cpu_model"], info["cpu_features"]) == ("kvm64", [{"name": "svm", "policy": "disable"}])
+    assert info["reboot_pending"] is True
+    _predicted, again = apply_module("domain", newer)
+    assert not again["changed"]

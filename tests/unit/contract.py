@@ -1,0 +1,178 @@
+# -*- coding: utf-8 -*-
+# Copyright: openblade.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The reconcile contract every resource of the collection keeps, checked one way for all.
+
+A scenario puts one resource class on a fake (or libvirt test:///default) host where a
+change is due, as a :class:`World`.  :func:`assert_contract` then runs it three times,
+each with a fresh resource as a module would build it: in check mode, for real, and for
+real again.  It watches the world around every phase (observe, desired, plan, result and
+each action) and asserts:
+
+- check mode runs only reads: nothing in the world changes;
+- the check and the real run report the same ``changed``, ``actions`` and ``diff``;
+- the real run changes the world only inside its listed actions, and every listed action
+  changes it (when the scenario lists the mutating commands, exactly those, in order);
+- the diff is non-empty if and only if ``changed``;
+- a second run is a no-op: nothing changed, no action, the world untouched.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import reconcile
+from ansible_collections.openblade.kvm.tests.unit.fakes import FakeRunner
+
+PHASES = ("observe", "desired", "plan", "result")
+
+
+def tree(root, skip=()):
+    """Every file and directory below ``root`` with its mode and content (a world's files)."""
+    found = {}
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = sorted(name for name in dirs if os.path.join(directory, name) not in skip)
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            info = os.lstat(path)
+            content = None
+            if os.path.isfile(path) and not os.path.islink(path):
+                with open(path, "rb") as handle:
+                    content = handle.read()
+            found[os.path.relpath(path, root)] = (info.st_mode, content)
+    return found
+
+
+class World:
+    """A resource class on a host.
+
+    ``build()`` returns a fresh resource; ``state()`` a comparable picture of everything it
+    may change (files, libvirt objects, the mutating commands a fake runner has run);
+    ``mutations`` (optional) the argvs the real run must execute, in order, as read from
+    ``runner``'s calls by ``is_mutation``; ``settle()`` moves a stateless fake host to the
+    state after the real run (a table runner answers from a fixed table).
+    """
+
+    def __init__(self, build, state, runner=None, is_mutation=None, mutations=None, settle=None,
+                 changes=True, cleanup=None, verifications=()):
+        self.build = build
+        self.state = state
+        self.runner = runner
+        self.is_mutation = is_mutation
+        self.mutations = mutations
+        self.settle = settle or (lambda: None)
+        self.changes = changes  # False for read-only resources: every run is a no-op
+        self.cleanup = cleanup or (lambda: None)  # leave a shared host (test:///default) as found
+        # Listed steps that only read, so the user sees what the run waits for: they must not
+        # change the world (every other listed action must).
+        self.verifications = set(verifications)
+
+    def mutating_calls(self, start=0):
+        if self.runner is None:
+            return []
+        return [call for call in self.runner.calls[start:] if self.is_mutation(call)]
+
+
+class TableHost(FakeRunner):
+    """A FakeRunner for a host whose reads answer from ``before`` until :meth:`settle`,
+    then from ``after``; the argvs in ``mutations`` succeed and are the only mutations."""
+
+    def __init__(self, before, mutations, after=None, binaries=None, effects=None):
+        self.mutation_argvs = [tuple(argv) for argv in mutations]
+        self.after = after
+        self.effects = effects or {}  # program -> what running it does to the host's files
+        super().__init__({**before, **{argv: (0, "", "") for argv in self.mutation_argvs}}, binaries)
+        self.reads = set(before)
+
+    def _execute(self, argv, data):
+        result = super()._execute(argv, data)
+        if argv[0] in self.effects:
+            self.effects[argv[0]](argv)
+        return result
+
+    def is_mutation(self, argv):
+        return argv not in self.reads
+
+    def settle(self):
+        if self.after is not None:
+            self.table = {**self.after, **{argv: (0, "", "") for argv in self.mutation_argvs}}
+            self.reads = set(self.after)
+
+
+def table_world(build, host, state=lambda: None, **kwargs):
+    """A World on a :class:`TableHost` (or another FakeRunner with ``is_mutation``):
+    ``build(runner)``; ``state()`` adds what else it may change (files)."""
+    return World(lambda: build(host), lambda: (tuple(call for call in host.calls if host.is_mutation(call)),
+                                               state()),
+                 runner=host, is_mutation=host.is_mutation,
+                 mutations=getattr(host, "mutation_argvs", None), settle=getattr(host, "settle", None),
+                 **kwargs)
+
+
+class Watch:
+    """Records which phase changed the world, by wrapping a resource's phases and actions."""
+
+    def __init__(self, world):
+        self.world = world
+        self.log = []  # (phase, changed the world?)
+
+    def _wrap(self, phase, function):
+        def watched(*args, **kwargs):
+            before = self.world.state()
+            value = function(*args, **kwargs)
+            self.log.append((phase, self.world.state() != before))
+            if phase == "plan":
+                for action in value.actions:
+                    action.apply = self._wrap(f"action {action.description}", action.apply)
+            return value
+        return watched
+
+    def attach(self, resource):
+        for phase in PHASES:
+            setattr(resource, phase, self._wrap(phase, getattr(resource, phase)))
+        return resource
+
+    def changed_in(self):
+        return [phase for phase, changed in self.log if changed]
+
+
+def run(world, check_mode):
+    watch = Watch(world)
+    before = world.state()
+    calls = len(world.runner.calls) if world.runner is not None else 0
+    result = reconcile(watch.attach(world.build()), check_mode=check_mode, diff_mode=True)
+    mutations = world.mutating_calls(calls)
+    return result, watch, before, mutations
+
+
+def assert_contract(world):
+    """Check mode, the real run and a second run of ``world``; see the module docstring."""
+    checked, watch, before, mutations = run(world, check_mode=True)
+    assert watch.changed_in() == [] and mutations == [], \
+        f"check mode changed the world in {watch.changed_in()} (ran {mutations})"
+    assert world.state() == before, "check mode changed the world"
+
+    real, watch, before, mutations = run(world, check_mode=False)
+    for key in ("changed", "actions", "diff"):
+        assert checked[key] == real[key], \
+            f"check mode predicted {key} {checked[key]!r}, the real run {real[key]!r}"
+    assert real["changed"] is world.changes, f"the scenario expects changed={world.changes}: {real}"
+    assert (real["diff"]["before"] != real["diff"]["after"]) is real["changed"], \
+        f"diff non-empty iff changed, but changed={real['changed']} and diff={real['diff']}"
+    actions = [f"action {description}" for description in real["actions"]
+               if description not in world.verifications]
+    outside = [phase for phase in watch.changed_in() if phase not in actions]
+    assert outside == [], f"the world changed outside the listed (mutating) actions, in {outside}"
+    idle = [phase for phase in actions if phase not in watch.changed_in()]
+    assert idle == [], f"listed actions that changed nothing: {idle}"
+    assert world.verifications <= set(real["actions"]), "a verification step the run no longer lists"
+    if world.mutations is not None:
+        assert mutations == list(world.mutations), "the real run ran other commands than the listed mutations"
+    assert (world.state() != before) is real["changed"]
+
+    world.settle()
+    again, watch, before, mutations = run(world, check_mode=False)
+    assert (again["changed"], again["actions"]) == (False, []), f"a second run is not a no-op: {again}"
+    assert watch.changed_in() == [] and mutations == [] and world.state() == before
+    assert again["diff"]["before"] == again["diff"]["after"]
+    return checked, real, again
