@@ -127,7 +127,8 @@ class ThinMap:
     def changed(self, old, new):
         """Byte ranges where thin volumes ``old`` and ``new`` differ: provisioned in only one
         of them, or mapped to different data blocks (written since ``old`` was snapshotted)."""
-        (left, _), (right, size) = self.thin_id(old), self.thin_id(new)
+        left = self.thin_id(old)[0]
+        right, size = self.thin_id(new)
         text = self._read(commands.THIN_DELTA.argv(snap1=left, snap2=right))
         return clip(coalesce(span for kind, span in parse_delta(text) if kind in CHANGED), size)
 
