@@ -64,7 +64,7 @@ options:
       - V(required) fails before any snapshot is taken when a running guest has no connected agent, and when the freeze fails.
       - V(off) never freezes. A shut-off guest is never frozen; nothing writes to its disks.
     type: str
-    choices: [try, required, off]
+    choices: [try, required, "off"]
     default: try
   quiesce_timeout:
     description:
@@ -96,7 +96,7 @@ extends_documentation_fragment:
   - openblade.kvm.backup
 notes:
   - Check mode takes no snapshot and sends nothing. It reserves the pool's metadata snapshot for a moment (and releases it) to estimate the bytes
-    each disk would send against the live volume (RV(disks[].estimated_bytes)).
+    each disk would send against the live volume (C(estimated_bytes) in RV(disks)).
   - Two runs on one guest never interleave (the guest's lock, the same one M(openblade.kvm.domain) and M(openblade.kvm.domain_migrate) take).
 requirements:
   - lvm2, thin-provisioning-tools and python3-libvirt on both blades; ssh here; python3 and sha256sum on the target.
@@ -152,9 +152,18 @@ disks:
     snapshot: {description: The source snapshot (the next base)., type: str, returned: always}
     point: {description: The backup point on the target., type: str, returned: always}
     size: {description: The disk's size in bytes., type: int, returned: always}
-    base: {description: The label of the backup the changes are counted from, or null., type: str, returned: always}
-    golden: {description: The golden image the changes are counted from (first backup of a clone), or null., type: str, returned: always}
-    estimated_bytes: {description: In check mode, the bytes the run would send as of now; null otherwise., type: int, returned: always}
+    base:
+      description: The label of the backup the changes are counted from, or null.
+      type: str
+      returned: always
+    golden:
+      description: The golden image the changes are counted from (the first backup of a thin clone), or null.
+      type: str
+      returned: always
+    estimated_bytes:
+      description: In check mode, the bytes the run would send as of now (against the live volume); null in a real run.
+      type: int
+      returned: always
     mode: {description: How the ranges were found., type: str, returned: after a real run}
     ranges: {description: How many ranges were sent., type: int, returned: after a real run}
     bytes_read: {description: Bytes read from the snapshot to be sent., type: int, returned: after a real run}

@@ -316,7 +316,7 @@ def test_first_backup_of_a_clone_counts_from_the_same_golden_image_there(monkeyp
 
 
 def test_the_same_label_again_changes_nothing(monkeypatch):
-    checked, real, *_ = both(
+    checked, real, *_rest = both(
         monkeypatch, lambda: (Hv(), source_blade([base("b2", 100)]), target_blade([("b2", 100)], "b2\n"))
     )
     assert (real["changed"], real["actions"], real["backups"]) == (False, [], ["b2"])
@@ -342,7 +342,7 @@ def test_leftovers_of_an_interrupted_run_are_removed_first(monkeypatch):
         size=GIB,
         tags=("openblade.kvm", names.INCOMPLETE, "ob_backup_of=web1-root", f"ob_backup_guest={UUID}"),
     )
-    _checked, real, *_ = both(
+    _checked, real, *_rest = both(
         monkeypatch,
         lambda: (
             Hv(),
@@ -376,7 +376,7 @@ def test_quiesce_required_without_an_agent_fails_before_any_snapshot(monkeypatch
 
 
 def test_an_agent_freezes_for_the_snapshot_and_always_thaws(monkeypatch):
-    _checked, real, hv, *_ = both(
+    _checked, real, hv, *_rest = both(
         monkeypatch, lambda: (Hv(agent=True), source_blade(), target_blade()), quiesce="required"
     )
     assert hv.events == [("timeout", 10), "freeze", "thaw"]
@@ -384,7 +384,7 @@ def test_an_agent_freezes_for_the_snapshot_and_always_thaws(monkeypatch):
 
 
 def test_a_shut_off_guest_needs_no_agent(monkeypatch):
-    _checked, real, hv, *_ = both(
+    _checked, real, hv, *_rest = both(
         monkeypatch, lambda: (Hv(state="stopped"), source_blade(), target_blade()), quiesce="required"
     )
     assert hv.events == [] and real["consistency"] == "shut off"
@@ -392,7 +392,7 @@ def test_a_shut_off_guest_needs_no_agent(monkeypatch):
 
 def test_retention_prunes_points_and_definitions_beyond_the_policy(monkeypatch):
     day = 86400
-    _checked, real, *_ = both(
+    _checked, real, *_rest = both(
         monkeypatch,
         lambda: (
             Hv(),
@@ -485,7 +485,7 @@ def restore(hv, src, store, check, **extra):
 
 
 def test_restore_makes_a_new_volume_and_checks_three_digests():
-    checked, _ = restore(Hv(), *restore_blades(), True)
+    checked, _sent = restore(Hv(), *restore_blades(), True)
     src, store = restore_blades()
     real, sent = restore(Hv(), src, store, False)
     assert (
@@ -535,5 +535,5 @@ def test_overwriting_in_place_is_refused_unless_the_guest_is_shut_off(state):
 def test_overwriting_a_shut_off_guest_discards_then_copies():
     src, store = restore_blades()
     src.table[("sha256sum", f"/dev/{VG}/web1-root")] = (0, f"{'00' * 32}  x\n", "")
-    checked, _ = restore(Hv(state="stopped"), src, store, True, overwrite_disks=True)
+    checked, _sent = restore(Hv(state="stopped"), src, store, True, overwrite_disks=True)
     assert checked["actions"][0] == f"discard every block of {VG}/web1-root (the guest's disk, overwritten)"

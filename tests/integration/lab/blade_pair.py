@@ -57,7 +57,8 @@ class Pair:
             "  w=$(mktemp -d); mkdir -p $w/bin $w/mods $w/proc $w/sys $w/dev; cp /bin/busybox $w/bin/",
             f"  for m in {MODULES}; do f=$(modinfo -n $m); case $f in *.xz) xz -dc $f >$w/mods/$m.ko;; *) cp $f $w/mods/$m.ko;; esac; done",
             f"  cat >$w/init <<'EOI'\n{INIT}EOI",
-            f"  chmod +x $w/init; (cd $w && find . | cpio -o -H newc 2>/dev/null | gzip -1) >{self.initrd}; cp /boot/vmlinuz-$(uname -r) {self.kernel}; rm -rf $w",
+            f"  chmod +x $w/init; (cd $w && find . | cpio -o -H newc 2>/dev/null | gzip -1) >{self.initrd}",
+            f"  cp /boot/vmlinuz-$(uname -r) {self.kernel}; rm -rf $w",
             "fi",
             "mkdir -p /root/.ssh; [ -f /root/.ssh/id_ed25519 ] || ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519",
             f"printf 'Host {' '.join(net + '.*' for net in self.vlans.values())}\\n  StrictHostKeyChecking accept-new\\n' >/root/.ssh/config",
@@ -69,7 +70,8 @@ class Pair:
         links = "; ".join(f"ip link del trunk0.{vlan} 2>/dev/null" for vlan in self.vlans)
         return (f"for d in $(virsh -q list --all --name | grep '^{self.prefix}-'); do virsh -q destroy $d 2>/dev/null; virsh -q undefine $d; done\n"
                 f"vgs {self.vg} >/dev/null 2>&1 && vgremove -q -f {self.vg}; pvremove -q -f /dev/vdb 2>/dev/null\n"
-                f"{links}\nrm -f {self.kernel} {self.initrd} {BOOT}/{self.prefix}-*-cidata.iso /var/log/libvirt/qemu/{self.prefix}-*.serial /root/.ssh/config\ntrue\n")
+                f"{links}\nrm -f {self.kernel} {self.initrd} {BOOT}/{self.prefix}-*-cidata.iso\n"
+                f"rm -f /var/log/libvirt/qemu/{self.prefix}-*.serial /root/.ssh/config\ntrue\n")
 
     def setup(self):
         keys = {}

@@ -76,7 +76,8 @@ def test_full_then_incremental_backup_and_restores_match_the_snapshots(pair):
         'mkdir -p /var/lib/openblade/ipam && echo \'{"partitions": {"backup": {"obb-g1": "10.81.0.50"}, '
         '"office": {"other": "10.1.0.5"}}}\' >/var/lib/openblade/ipam/obb.json'
     )
-    full = src.apply("guest_backup", args(pair, "b1"))
+    predicted, full = src.apply("guest_backup", args(pair, "b1"))
+    assert 64 * MIB <= predicted["disks"]["vda"]["estimated_bytes"] <= 64 * MIB + CHUNK
     first = full["disks"]["vda"]
     assert (first["mode"], first["base"]) == ("the allocated ranges (no base)", None)
     # The 64 MiB the test wrote, plus the chunk the guest writes its count into.
@@ -118,7 +119,7 @@ def test_full_then_incremental_backup_and_restores_match_the_snapshots(pair):
 
     # Both restored onto new volumes, each equal to its snapshot.
     for label, digest in (("b1", first["sha256"]), ("b2", second["sha256"])):
-        restored = src.apply("guest_restore", restore_args(pair, label))
+        _predicted, restored = src.apply("guest_restore", restore_args(pair, label))
         assert restored["disks"]["vda"]["sha256"] == digest
         assert sha256(src, f"/dev/{VG}/{GUEST}-restored-{label}") == digest
     again = src.module("guest_restore", restore_args(pair, "b1"))
