@@ -47,6 +47,15 @@ def lvs(vg):
     return LVS.argv(fields=",".join(LV_FIELDS), positional=[vg])
 
 
+# The pool's internal id of each thin volume (thin_dump and thin_delta name volumes by it);
+# not a device minor.  A report of its own, so the main one stays as it is.
+THIN_FIELDS = ("lv_name", "vg_name", "pool_lv", "thin_id", "lv_size")
+
+
+def thin_lvs(vg):
+    return LVS.argv(fields=",".join(THIN_FIELDS), positional=[vg])
+
+
 # Listing only (--no-act): which signatures (filesystem, partition table, RAID...) a device holds.
 WIPEFS_LIST = Command("wipefs", "--no-act", "--json")
 # No --force: wipefs then opens the device exclusively and fails if anything uses it.
@@ -87,6 +96,17 @@ LVCHANGE = Command("lvchange", options={
     "metadataprofile": Opt("--metadataprofile"),
     "activationskip": Opt("--setactivationskip"),
     "activate": Opt("--activate"),
+})
+
+# Thin pool metadata (see thinmap.py): messages to the pool's -tpool device, its status line,
+# and the thin-provisioning-tools readers, which only ever read the reserved metadata snapshot
+# (the live metadata changes under them).
+DMSETUP_MESSAGE = Command("dmsetup", "message")
+DMSETUP_STATUS = Command("dmsetup", "status")
+THIN_DUMP = Command("thin_dump", "--metadata-snap", options={"dev_id": Opt("--dev-id")})
+THIN_DELTA = Command("thin_delta", "--metadata-snap", options={
+    "snap1": Opt("--snap1"),
+    "snap2": Opt("--snap2"),
 })
 
 # -f always: probing an untrusted raw image could follow a qcow2 header it fakes.

@@ -155,6 +155,14 @@ class Lvm:
                 found[row["lv_name"]] = LV.from_report(row)
         return found
 
+    def thin_ids(self, vg):
+        """{name: (pool, thin_id, size)} of the thin volumes of ``vg``."""
+        return {
+            row["lv_name"]: (row["pool_lv"], int(row["thin_id"]), int(row["lv_size"]))
+            for row in _rows(self.runner.json(commands.thin_lvs(vg)), "lv")
+            if row["thin_id"] not in ("", None)
+        }
+
     def signatures(self, device):
         """Signature types wipefs finds on ``device`` (e.g. ['ext4'], ['PMBR', 'gpt'])."""
         argv = commands.WIPEFS_LIST.argv(positional=[device])

@@ -1,0 +1,211 @@
+# -*- coding: utf-8 -*-
+# Copyright: openblade.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The backup target blade, reached over SSH (:class:`~._libvirt.remote.SshRunner`):
+its backup points, the point being written, and the guest definitions.
+
+A guest's definitions live in ``<backup_dir>/<guest>/<label>/`` (domain.xml, the seed
+ISOs, ledger.json, manifest.json).  They are written into ``<label>.partial`` and
+renamed into place, so a directory without the suffix is always complete.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shlex
+
+from ansible_collections.openblade.kvm.plugins.module_utils._backup import names
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection import DEFAULT_URI, Hypervisor
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.remote import SshRunner, ssh_base
+from ansible_collections.openblade.kvm.plugins.module_utils._lock import DEFAULT_LOCK_DIR
+from ansible_collections.openblade.kvm.plugins.module_utils._lvm import commands, sizes, tags
+from ansible_collections.openblade.kvm.plugins.module_utils._lvm.golden import is_complete_golden
+from ansible_collections.openblade.kvm.plugins.module_utils._lvm.report import Lvm
+from ansible_collections.openblade.kvm.plugins.module_utils._runner import Runner
+
+# One SSH connection for the whole run: a run makes a few dozen calls to the other blade,
+# and each new connection costs a key exchange (seconds on a loaded blade).  The master
+# ends by itself shortly after the run's last call.
+_MULTIPLEX = [
+    "-o",
+    "ControlMaster=auto",
+    "-o",
+    f"ControlPath={DEFAULT_LOCK_DIR}/ssh-%C",
+    "-o",
+    "ControlPersist=20",
+]
+
+WRITER = r"""
+import base64,json,os,shutil,sys
+final=sys.argv[1];partial=final+'.partial'
+shutil.rmtree(partial,ignore_errors=True);os.makedirs(partial,0o700)
+for name,data in json.load(sys.stdin).items():
+    with open(os.path.join(partial,name),'wb') as f:
+        f.write(base64.b64decode(data));f.flush();os.fsync(f.fileno())
+shutil.rmtree(final,ignore_errors=True);os.rename(partial,final)
+fd=os.open(os.path.dirname(final),os.O_RDONLY);os.fsync(fd)
+"""
+
+
+def ssh_prefix(host, user, port, identity):
+    argv = ssh_base(host, user, port, identity)
+    return argv[:1] + _MULTIPLEX + argv[1:]
+
+
+class BackupSsh(SshRunner):
+    """An :class:`SshRunner` over one multiplexed connection."""
+
+    def __init__(self, local, host, user="root", port=None, identity=None):
+        super().__init__(local, host, user, port, identity)
+        self.prefix = ssh_prefix(host, user, port, identity)
+
+
+class Target:
+    def __init__(self, remote, vg, pool, backup_dir, guest, uuid):
+        self.remote = remote
+        self.lvm = Lvm(remote)
+        self.vg = vg
+        self.pool = pool
+        self.backup_dir = backup_dir
+        self.guest = guest
+        self.uuid = uuid
+        self.lvs = {}
+        self.vg_exists = False
+
+    @property
+    def host(self):
+        return self.remote.host
+
+    def observe(self):
+        self.vg_exists = self.vg in self.lvm.vgs()
+        self.lvs = self.lvm.lvs(self.vg) if self.vg_exists else {}
+
+    def points(self, volume):
+        """{label: LV} of the verified points of ``volume``."""
+        return {
+            names.label_of(lv): lv
+            for lv in self.lvs.values()
+            if names.ours(lv, volume, self.uuid, names.POINT)
+        }
+
+    def incomplete(self, volume):
+        return [lv for lv in self.lvs.values() if names.ours(lv, volume, self.uuid, names.INCOMPLETE)]
+
+    def golden(self, source_golden):
+        """The target's copy of the source's golden image: same name, same image checksum."""
+        lv = self.lvs.get(source_golden.name)
+        if lv is None or not is_complete_golden(lv) or not is_complete_golden(source_golden):
+            return None
+        same = tags.value(lv.tags, tags.SHA256) == tags.value(source_golden.tags, tags.SHA256)
+        return lv if same and lv.size == source_golden.size else None
+
+    def run(self, argv):
+        return self.lvm.run(argv)
+
+    def remove(self, name):
+        self.run(commands.LVREMOVE.argv(positional=[f"{self.vg}/{name}"]))
+
+    def create_point(self, name, size, point_tags, origin=None):
+        """The point being written: a writable snapshot of ``origin`` (a point or the
+        golden image), or a new thin volume; active, grown to ``size``."""
+        if origin is None:
+            argv = commands.LVCREATE.argv(
+                type="thin",
+                virtualsize=sizes.argv_bytes(size),
+                thinpool=self.pool,
+                addtag=point_tags,
+                name=name,
+                positional=[self.vg],
+            )
+        else:
+            argv = commands.LVCREATE.argv(
+                snapshot=True,
+                permission="rw",
+                activationskip="n",
+                addtag=point_tags,
+                name=name,
+                positional=[f"{self.vg}/{origin.name}"],
+            )
+        self.run(argv)
+        if origin is not None and origin.size < size:
+            self.run(commands.LVEXTEND.argv(size=sizes.argv_bytes(size), positional=[f"{self.vg}/{name}"]))
+        self.run(commands.LVCHANGE.argv(activate="y", positional=[f"{self.vg}/{name}"]))
+        return f"/dev/{self.vg}/{name}"
+
+    def finish_point(self, name, digest):
+        """One metadata commit makes the point read-only and good; then it is put away."""
+        full = f"{self.vg}/{name}"
+        self.run(
+            commands.LVCHANGE.argv(
+                permission="r",
+                activationskip="y",
+                deltag=names.INCOMPLETE,
+                addtag=[names.POINT, tags.kv(tags.SHA256, digest)],
+                positional=[full],
+            )
+        )
+        self.run(commands.LVCHANGE.argv(activate="n", positional=[full]))
+
+    def activate(self, lv):
+        self.run(["lvchange", "--activate", "y", "--ignoreactivationskip", lv.full_name])
+
+    def deactivate(self, lv):
+        self.run(commands.LVCHANGE.argv(activate="n", positional=[lv.full_name]))
+
+    def digest(self, path):
+        return self.remote.run(["sha256sum", path]).stdout.split()[0]
+
+    # --- definitions --------------------------------------------------------------------------
+
+    def definition_dir(self, label):
+        return os.path.join(self.backup_dir, self.guest, label)
+
+    def definitions(self):
+        """Labels with a complete definition directory, and stale ``.partial`` ones."""
+        out = self.remote.run(
+            ["sh", "-c", f"ls -1 {shlex.quote(os.path.join(self.backup_dir, self.guest))} 2>/dev/null; true"]
+        ).stdout
+        entries = [line.strip() for line in out.splitlines() if line.strip()]
+        return (
+            [entry for entry in entries if not entry.endswith(".partial")],
+            [entry for entry in entries if entry.endswith(".partial")],
+        )
+
+    def write_definition(self, label, files):
+        """``files``: {name: bytes or str}, written and fsynced in a .partial directory that is
+        then renamed into place, in one call."""
+        encoded = {
+            name: base64.b64encode(content.encode() if isinstance(content, str) else content).decode()
+            for name, content in files.items()
+        }
+        self.remote.run(["python3", "-c", WRITER, self.definition_dir(label)], data=json.dumps(encoded))
+
+    def remove_definition(self, entry):
+        self.remote.run(["rm", "-rf", os.path.join(self.backup_dir, self.guest, entry)])
+
+    def read_manifest(self, label):
+        text = self.remote.run(["cat", os.path.join(self.definition_dir(label), "manifest.json")]).stdout
+        return json.loads(text)
+
+
+def remote_spec():
+    """The argument spec of the options documented in doc fragment openblade.kvm.backup."""
+    return {
+        "ssh_user": {"type": "str", "default": "root"},
+        "ssh_port": {"type": "int"},
+        "ssh_identity": {"type": "path"},
+        "backup_dir": {"type": "path", "default": "/var/lib/openblade/backups"},
+        "uri": {"type": "str", "default": DEFAULT_URI},
+    }
+
+
+def connect(module, host_option):
+    """(this blade's runner, the other blade's runner, this blade's libvirt) for a module."""
+    params = module.params
+    runner = Runner(module)
+    other = BackupSsh(
+        runner, params[host_option], params["ssh_user"], params["ssh_port"], params["ssh_identity"]
+    )
+    return runner, other, Hypervisor(params["uri"])

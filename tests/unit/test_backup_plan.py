@@ -1,0 +1,539 @@
+# -*- coding: utf-8 -*-
+# Copyright: openblade.kvm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""guest_backup and guest_restore decisions, with argv-table runners for both blades, a
+stand-in hypervisor, and the data path and pool metadata replaced (the lab tier runs them
+for real: tests/integration/lab/test_backup.py)."""
+
+# ruff: noqa: E501 - the domain XML and the actions' texts read best one line each
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.openblade.kvm.plugins.module_utils._backup import backup as backup_mod
+from ansible_collections.openblade.kvm.plugins.module_utils._backup import names
+from ansible_collections.openblade.kvm.plugins.module_utils._backup.backup import Backup
+from ansible_collections.openblade.kvm.plugins.module_utils._backup.restore import Restore
+from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import ReconcileError, reconcile
+from ansible_collections.openblade.kvm.plugins.module_utils._runner import CommandResult
+from ansible_collections.openblade.kvm.plugins.module_utils._validate import ValidationError
+from ansible_collections.openblade.kvm.tests.unit.fakes import FakeRunner
+from ansible_collections.openblade.kvm.tests.unit.lvm_host import GIB, VG, host, lv, pool, vg
+
+UUID = "7d6a3f5e-1c2b-5d4e-9f00-0b1adeb00001"
+DIGEST = "ab" * 32
+MUTATING = ("lvcreate", "lvchange", "lvremove", "python3", "blkdiscard", "rm")
+AGENT = (
+    "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0' state='connected'/></channel>"
+)
+
+
+def domain_xml(agent=False):
+    return f"""<domain type='qemu'><name>web1</name><uuid>{UUID}</uuid>
+<metadata><openblade:guest xmlns:openblade="urn:openblade:kvm:guest:1"><openblade:cluster>lab</openblade:cluster>
+</openblade:guest></metadata><memory unit='MiB'>128</memory><vcpu>1</vcpu><os><type>hvm</type></os>
+<devices><disk type='block' device='disk'><source dev='/dev/{VG}/web1-root'/><target dev='vda' bus='virtio'/></disk>
+<disk type='file' device='cdrom'><source file='/nonexistent/web1-cidata.iso'/><target dev='sda' bus='sata'/><readonly/></disk>
+{AGENT if agent else ""}</devices></domain>"""
+
+
+class Dom:
+    def __init__(self, frozen):
+        self.frozen = frozen
+
+    def name(self):
+        return "web1"
+
+    def agentSetResponseTimeout(self, timeout, flags):  # noqa: N802 - libvirt's name
+        self.frozen.append(("timeout", timeout))
+
+    def fsFreeze(self, mountpoints, flags):  # noqa: N802
+        self.frozen.append("freeze")
+        return 2
+
+    def fsThaw(self, mountpoints, flags):  # noqa: N802
+        self.frozen.append("thaw")
+        return 2
+
+
+class Hv:
+    """The few Hypervisor calls a backup makes, for one guest."""
+
+    uri = "test:///default"
+
+    def __init__(self, state="running", agent=False, defined=True):
+        self.events = []
+        self.dom = Dom(self.events) if defined else None
+        self._state, self.agent = state, agent
+
+    def lookup(self, name):
+        return self.dom
+
+    def inactive_xml(self, dom):
+        return domain_xml()
+
+    def live_xml(self, dom):
+        return domain_xml(self.agent)
+
+    def state(self, dom):
+        return self._state
+
+    def suspend(self, dom):
+        self.events.append("suspend")
+
+    def resume(self, dom):
+        self.events.append("resume")
+
+
+class Blade(FakeRunner):
+    """A FakeRunner whose changing commands all succeed (and are recorded)."""
+
+    host = "10.81.0.2"
+
+    def _execute(self, argv, data):
+        if argv[0] in MUTATING and tuple(argv) not in self.table:
+            self.calls.append(tuple(argv))
+            self.inputs.append(data)
+            return CommandResult(0, "", "")
+        return super()._execute(argv, data)
+
+    def changes(self):
+        return [call for call in self.calls if call[0] in MUTATING]
+
+
+def source_blade(extra_lvs=(), digest=DIGEST, origin=""):
+    lvs = [pool(), lv("web1-root", size=GIB, origin=origin), *extra_lvs]
+    table = host(vgs=[vg()], lvs=lvs)
+    for label in ("b1", "b2"):
+        table[("sha256sum", f"/dev/{VG}/web1-root-bk-{label}")] = (0, f"{digest}  x\n", "")
+    return Blade(table)
+
+
+def target_blade(points=(), listing="", extra_lvs=(), digest=DIGEST):
+    lvs = (
+        [pool()]
+        + [
+            lv(
+                names.point("web1", "vda", label),
+                size=GIB,
+                read_only=True,
+                active=False,
+                tags=(
+                    "openblade.kvm",
+                    names.POINT,
+                    "ob_backup_of=web1-root",
+                    f"ob_backup_label={label}",
+                    f"ob_backup_guest={UUID}",
+                    f"ob_created={stamp}",
+                    f"ob_sha256={DIGEST}",
+                ),
+            )
+            for label, stamp in points
+        ]
+        + list(extra_lvs)
+    )
+    table = host(vgs=[vg()], lvs=lvs)
+    table[("sh", "-c", "ls -1 /var/lib/openblade/backups/web1 2>/dev/null; true")] = (0, listing, "")
+    for label in ("b1", "b2"):
+        table[("sha256sum", f"/dev/{VG}/bk-web1-vda-{label}")] = (0, f"{digest}  x\n", "")
+    return Blade(table)
+
+
+def base(label, stamp):
+    return lv(
+        f"web1-root-bk-{label}",
+        size=GIB,
+        origin="web1-root",
+        read_only=True,
+        active=False,
+        tags=(
+            "openblade.kvm",
+            names.BACKUP,
+            names.BASE,
+            "ob_backup_of=web1-root",
+            f"ob_backup_label={label}",
+            f"ob_backup_guest={UUID}",
+            f"ob_created={stamp}",
+            f"ob_sha256={DIGEST}",
+        ),
+    )
+
+
+def params(**extra):
+    return dict(
+        {
+            "name": "web1",
+            "label": "b2",
+            "target": "10.81.0.2",
+            "ssh_user": "root",
+            "ssh_port": None,
+            "ssh_identity": None,
+            "target_vg": None,
+            "target_pool": None,
+            "quiesce": "try",
+            "quiesce_timeout": 10,
+            "retention": None,
+            "backup_dir": "/var/lib/openblade/backups",
+            "seed_dir": "/var/lib/libvirt/boot",
+            "ledger_dir": None,
+            "uri": "qemu:///system",
+        },
+        **extra,
+    )
+
+
+class Ranges:
+    """Stands in for thinmap (pool metadata) and the data path; records what was asked."""
+
+    def __init__(self, monkeypatch):
+        self.asked = []
+        self.sent = []
+        monkeypatch.setattr(
+            backup_mod.thinmap,
+            "changed_ranges",
+            lambda runner, vg_, pool_, old, new, lock_dir=None: self._ask("changed", old, new),
+        )
+        monkeypatch.setattr(
+            backup_mod.thinmap,
+            "mapped_ranges",
+            lambda runner, vg_, pool_, name, lock_dir=None: self._ask("mapped", name),
+        )
+
+    def _ask(self, *what):
+        self.asked.append(what)
+        return [(0, 65536), (2**20, 3 * 2**20)]
+
+    def transfer(self, sender, receiver, ranges):
+        self.sent.append((sender, receiver, ranges))
+        return {
+            "read": 3 * 2**20 + 65536,
+            "sent": 3 * 2**20 + 65536,
+            "frames": 2,
+            "chain": "c",
+            "digest": None,
+            "written": 3 * 2**20 + 65536,
+            "zeroed": 0,
+        }
+
+
+def run(hv, src, dest, ranges, check, **extra):
+    resource = Backup(
+        hv,
+        src,
+        dest,
+        params(**extra),
+        check_mode=check,
+        clock=lambda: 1717210800,
+        transfer=ranges.transfer,
+        lock_dir=str(pytest.lock_dir),
+    )
+    return reconcile(resource, check_mode=check)
+
+
+@pytest.fixture(autouse=True)
+def lock_dir(tmp_path):
+    pytest.lock_dir = tmp_path
+
+
+def both(monkeypatch, make, **extra):
+    """Check mode, then the real run on fresh blades: same actions; check mode changes nothing."""
+    hv, src, dest = make()
+    ranges = Ranges(monkeypatch)
+    checked = run(hv, src, dest, ranges, True, **extra)
+    assert (src.changes(), dest.changes(), ranges.sent) == ([], [], [])
+    hv, src, dest = make()
+    real = run(hv, src, dest, ranges, False, **extra)
+    assert (checked["changed"], checked["actions"]) == (real["changed"], real["actions"])
+    return checked, real, hv, src, dest, ranges
+
+
+def test_first_backup_sends_the_allocated_ranges_to_a_new_volume_and_commits_last(monkeypatch):
+    checked, real, hv, src, dest, ranges = both(
+        monkeypatch, lambda: (Hv(), source_blade(), target_blade()), label="b1"
+    )
+    assert checked["disks"]["vda"]["estimated_bytes"] == 3 * 2**20 + 65536
+    assert real["actions"] == [
+        f"take read-only snapshots {VG}/web1-root-bk-b1 of guest web1 (quiesce: try)",
+        f"send the allocated ranges (no base) of {VG}/web1-root to {VG}/bk-web1-vda-b1 on 10.81.0.2 and compare "
+        "the sha256 of the whole snapshot with the copy's",
+        "write the definition of web1 (domain XML, seed, address ledger entries, manifest) to "
+        "/var/lib/openblade/backups/web1/b1 on 10.81.0.2",
+        f"mark {VG}/bk-web1-vda-b1 on 10.81.0.2 verified; make {VG}/web1-root-bk-b1 the base of the next backup",
+    ]
+    assert "no connected QEMU guest agent" in real["warnings"][0]
+    assert ranges.asked[-1] == ("mapped", "web1-root-bk-b1")
+    assert ranges.sent[0][2] == [[0, 65536, "d"], [2**20, 3 * 2**20, "d"]]
+    snap = src.changes()[0]
+    assert snap[:2] == ("lvcreate", "--yes") and "ob_backup_pending" in snap and snap[-1] == f"{VG}/web1-root"
+    point = dest.changes()[0]
+    assert "--virtualsize" in point and names.INCOMPLETE in point
+    # The point is made good, then the source snapshot the base: the last changes of the run.
+    assert dest.changes()[-2][:6] == (
+        "lvchange",
+        "--deltag",
+        names.INCOMPLETE,
+        "--addtag",
+        names.POINT,
+        "--addtag",
+    )
+    assert src.changes()[-2][:4] == ("lvchange", "--deltag", names.PENDING, "--addtag")
+    assert real["disks"]["vda"]["sha256"] == DIGEST and real["backups"] == ["b1"]
+
+
+def test_incremental_counts_from_the_base_and_removes_it_after_the_commit(monkeypatch):
+    _checked, real, _hv, src, dest, ranges = both(
+        monkeypatch, lambda: (Hv(), source_blade([base("b1", 100)]), target_blade([("b1", 100)], "b1\n"))
+    )
+    assert real["disks"]["vda"]["base"] == "b1"
+    assert ranges.asked[-1] == ("changed", "web1-root-bk-b1", "web1-root-bk-b2")
+    assert dest.changes()[0][:3] == ("lvcreate", "--yes", "--snapshot") and dest.changes()[0][-1] == (
+        f"{VG}/bk-web1-vda-b1"
+    )
+    assert src.changes()[-1] == ("lvremove", "--yes", f"{VG}/web1-root-bk-b1")
+    assert real["backups"] == ["b1", "b2"]
+
+
+def test_a_base_whose_point_is_gone_is_not_used(monkeypatch):
+    _checked, real, _hv, src, _dest, ranges = both(
+        monkeypatch, lambda: (Hv(), source_blade([base("b1", 100)]), target_blade())
+    )
+    assert real["disks"]["vda"]["base"] is None and ranges.asked[-1] == ("mapped", "web1-root-bk-b2")
+    assert src.changes()[-1] == ("lvremove", "--yes", f"{VG}/web1-root-bk-b1")
+
+
+def test_first_backup_of_a_clone_counts_from_the_same_golden_image_there(monkeypatch):
+    golden = lv(
+        "debian12-1", size=GIB, read_only=True, tags=("openblade.kvm", "ob_golden", "ob_sha256=" + "cd" * 32)
+    )
+    _checked, real, _hv, _src, dest, ranges = both(
+        monkeypatch,
+        lambda: (Hv(), source_blade([golden], origin="debian12-1"), target_blade(extra_lvs=[golden])),
+    )
+    assert real["disks"]["vda"]["golden"] == "debian12-1"
+    assert ranges.asked[-1] == ("changed", "debian12-1", "web1-root-bk-b2")
+    assert dest.changes()[0][-1] == f"{VG}/debian12-1"
+
+
+def test_the_same_label_again_changes_nothing(monkeypatch):
+    checked, real, *_rest = both(
+        monkeypatch, lambda: (Hv(), source_blade([base("b2", 100)]), target_blade([("b2", 100)], "b2\n"))
+    )
+    assert (real["changed"], real["actions"], real["backups"]) == (False, [], ["b2"])
+
+
+def test_leftovers_of_an_interrupted_run_are_removed_first(monkeypatch):
+    pending = lv(
+        "web1-root-bk-b2",
+        size=GIB,
+        read_only=True,
+        tags=(
+            "openblade.kvm",
+            names.BACKUP,
+            names.PENDING,
+            "ob_backup_of=web1-root",
+            "ob_backup_label=b2",
+            f"ob_backup_guest={UUID}",
+            "ob_created=5",
+        ),
+    )
+    incomplete = lv(
+        "bk-web1-vda-b2",
+        size=GIB,
+        tags=("openblade.kvm", names.INCOMPLETE, "ob_backup_of=web1-root", f"ob_backup_guest={UUID}"),
+    )
+    _checked, real, *_rest = both(
+        monkeypatch,
+        lambda: (
+            Hv(),
+            source_blade([base("b1", 1), pending]),
+            target_blade([("b1", 1)], "b1\nb2.partial\n", [incomplete]),
+        ),
+    )
+    assert real["actions"][:3] == [
+        f"remove {VG}/web1-root-bk-b2, left pending by an interrupted backup",
+        f"remove {VG}/bk-web1-vda-b2 on 10.81.0.2, left incomplete by an interrupted backup",
+        "remove /var/lib/openblade/backups/web1/b2.partial on 10.81.0.2, left by an interrupted backup",
+    ]
+
+
+def test_a_digest_mismatch_fails_before_anything_is_marked_good(monkeypatch):
+    hv, src, dest = Hv(), source_blade([base("b1", 1)]), target_blade([("b1", 1)], "b1\n", digest="ef" * 32)
+    with pytest.raises(ReconcileError, match="differs from") as failure:
+        run(hv, src, dest, Ranges(monkeypatch), False)
+    assert failure.value.details["failed_action"].startswith("send the ranges changed since backup b1")
+    assert not [call for call in src.changes() + dest.changes() if names.BASE in call or names.POINT in call]
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_quiesce_required_without_an_agent_fails_before_any_snapshot(monkeypatch, check):
+    hv, src, dest = Hv(), source_blade(), target_blade()
+    with pytest.raises(
+        ReconcileError, match="quiesce: required, but guest web1 has no connected QEMU guest agent"
+    ):
+        run(hv, src, dest, Ranges(monkeypatch), check, quiesce="required")
+    assert src.changes() == [] and dest.changes() == []
+
+
+def test_an_agent_freezes_for_the_snapshot_and_always_thaws(monkeypatch):
+    _checked, real, hv, *_rest = both(
+        monkeypatch, lambda: (Hv(agent=True), source_blade(), target_blade()), quiesce="required"
+    )
+    assert hv.events == [("timeout", 10), "freeze", "thaw"]
+    assert real["consistency"] == "application-consistent (2 filesystem(s) frozen)"
+
+
+def test_a_shut_off_guest_needs_no_agent(monkeypatch):
+    _checked, real, hv, *_rest = both(
+        monkeypatch, lambda: (Hv(state="stopped"), source_blade(), target_blade()), quiesce="required"
+    )
+    assert hv.events == [] and real["consistency"] == "shut off"
+
+
+def test_retention_prunes_points_and_definitions_beyond_the_policy(monkeypatch):
+    day = 86400
+    _checked, real, *_rest = both(
+        monkeypatch,
+        lambda: (
+            Hv(),
+            source_blade([base("b1", 1717210800 - day)]),
+            target_blade([("b0", 1717210800 - 2 * day), ("b1", 1717210800 - day)], "b0\nb1\n"),
+        ),
+        retention={"daily": 2},
+    )
+    assert (real["pruned"], real["kept"]) == (["b0"], ["b1", "b2"])
+    assert real["actions"][-2:] == [
+        f"remove backup point {VG}/bk-web1-vda-b0 on 10.81.0.2 (beyond the retention)",
+        "remove /var/lib/openblade/backups/web1/b0 on 10.81.0.2 (beyond the retention)",
+    ]
+    assert real["backups"] == ["b0", "b1", "b2"][1:]
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"label": "a b"}, "label: 'a b' is not a valid backup label"),
+        ({"retention": {"yearly": 1}}, "retention: unknown key 'yearly'"),
+        ({"quiesce": "maybe"}, "quiesce"),
+        ({"target_vg": "bad/vg"}, "target_vg"),
+        ({"quiesce_timeout": 0}, "quiesce_timeout: 0 must be at least 1 second"),
+    ],
+)
+def test_bad_input_fails_before_any_command(extra, message):
+    src, dest = source_blade(), target_blade()
+    with pytest.raises((ValidationError, ReconcileError), match=message):
+        Backup(Hv(), src, dest, params(**extra))
+    assert src.calls == [] and dest.calls == []
+
+
+# --- restore -------------------------------------------------------------------------------------
+
+MANIFEST = (
+    '{"created": 5, "disks": {"vda": {"point": "obt_vg/bk-web1-vda-b1", "pool": "thinpool", '
+    f'"sha256": "{DIGEST}", "size": {GIB}, "volume": "obt_vg/web1-root"}}}}}}'
+)
+
+
+def restore_blades(extra_lvs=()):
+    src = Blade(host(vgs=[vg()], lvs=[pool(), lv("web1-root", size=GIB), *extra_lvs]))
+    src.table[("sha256sum", f"/dev/{VG}/web1-root-restored-b1")] = (0, f"{DIGEST}  x\n", "")
+    src.table[("sha256sum", f"/dev/{VG}/web1-root")] = (0, f"{'00' * 32}  x\n", "")
+    store = Blade(
+        {
+            ("sh", "-c", "ls -1 /var/lib/openblade/backups/web1 2>/dev/null; true"): (0, "b1\n", ""),
+            ("cat", "/var/lib/openblade/backups/web1/b1/manifest.json"): (0, MANIFEST, ""),
+        }
+    )
+    return src, store
+
+
+def restore(hv, src, store, check, **extra):
+    p = dict(
+        {
+            "name": "web1",
+            "label": "b1",
+            "source": "10.81.0.2",
+            "ssh_user": "root",
+            "ssh_port": None,
+            "ssh_identity": None,
+            "backup_dir": "/var/lib/openblade/backups",
+            "disks": None,
+            "vg": None,
+            "pool": None,
+            "volumes": None,
+            "overwrite_disks": False,
+        },
+        **extra,
+    )
+    sent = []
+
+    def transfer(sender, receiver, ranges):
+        sent.append((sender, receiver, ranges))
+        return {
+            "read": GIB,
+            "sent": 65536,
+            "frames": 1,
+            "chain": "c",
+            "digest": DIGEST,
+            "written": 65536,
+            "zeroed": 0,
+        }
+
+    return reconcile(
+        Restore(hv, src, store, p, transfer=transfer, lock_dir=str(pytest.lock_dir)), check_mode=check
+    ), sent
+
+
+def test_restore_makes_a_new_volume_and_checks_three_digests():
+    checked, _sent = restore(Hv(), *restore_blades(), True)
+    src, store = restore_blades()
+    real, sent = restore(Hv(), src, store, False)
+    assert (
+        checked["actions"]
+        == real["actions"]
+        == [
+            f"create thin volume {VG}/web1-root-restored-b1 of 1 GiB in thin pool thinpool",
+            f"copy backup point {VG}/bk-web1-vda-b1 of 10.81.0.2 into {VG}/web1-root-restored-b1 and compare its "
+            "sha256 with the backup's",
+        ]
+    )
+    assert sent[0][2] is None  # scan mode: the point's non-zero blocks
+    assert src.changes()[-1] == (
+        "lvchange",
+        "--deltag",
+        "ob_restoring",
+        "--addtag",
+        "ob_restored=b1",
+        "--addtag",
+        f"ob_sha256={DIGEST}",
+        f"{VG}/web1-root-restored-b1",
+    )
+
+
+def test_a_restored_volume_is_not_restored_again():
+    restored = lv(
+        "web1-root-restored-b1", size=GIB, tags=("openblade.kvm", "ob_restored=b1", f"ob_sha256={DIGEST}")
+    )
+    real, sent = restore(Hv(), *restore_blades([restored]), False)
+    assert (real["changed"], real["actions"], sent) == (False, [], [])
+
+
+def test_a_foreign_volume_of_that_name_is_refused():
+    foreign = lv("web1-root-restored-b1", size=GIB)
+    with pytest.raises(ReconcileError, match="was not restored by guest_restore; refusing to overwrite it"):
+        restore(Hv(), *restore_blades([foreign]), True)
+
+
+@pytest.mark.parametrize("state", ["running", "paused"])
+def test_overwriting_in_place_is_refused_unless_the_guest_is_shut_off(state):
+    src, store = restore_blades()
+    with pytest.raises(ReconcileError, match=f"overwrite_disks: guest web1 is {state}"):
+        restore(Hv(state=state), src, store, True, overwrite_disks=True)
+    assert src.changes() == []
+
+
+def test_overwriting_a_shut_off_guest_discards_then_copies():
+    src, store = restore_blades()
+    src.table[("sha256sum", f"/dev/{VG}/web1-root")] = (0, f"{'00' * 32}  x\n", "")
+    checked, _sent = restore(Hv(state="stopped"), src, store, True, overwrite_disks=True)
+    assert checked["actions"][0] == f"discard every block of {VG}/web1-root (the guest's disk, overwritten)"
