@@ -577,3 +577,14 @@ def test_a_live_move_is_refused_without_thin_dump_here(tmp_path, monkeypatch):
     with pytest.raises(ReconcileError, match="this blade has no thin_dump"):
         Setup(tmp_path).run(check_mode=True)
     assert Setup(tmp_path, running=False).run(check_mode=True)["changed"] is True
+
+
+def test_a_failed_job_reports_itself_even_when_the_discarding_end_fails_too(tmp_path):
+    setup = Setup(tmp_path, fail=True)
+    setup.dest_table[tuple(DISCARD)] = (255, "", "Connection to 10.78.0.2 closed by remote host.")
+    with pytest.raises(ReconcileError, match="timed out") as caught:
+        setup.run(
+            src_mutations=[TAG_SRC, UNTAG_SRC],
+            dest_mutations=[CREATE, *seed_copy(setup.seed), REMOVE_DEST, ["rm", "-f", str(setup.seed)]],
+        )
+    assert caught.value.details["rolled_back"][1] == f"volume {lh.VG}/{NAME} on blade2"

@@ -28,6 +28,7 @@ tagged), and the next run finishes step 6 once the guest answers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -423,7 +424,10 @@ class Migration(Resource):
             self.facts["job"] = runner(timeout)
         except BaseException:
             if rethin:
-                self.receiver.finish()  # no frames: it closes the volumes, so the rollback can remove them
+                # No frames: it closes the volumes, so the rollback can remove them; its own
+                # failure must not hide the job's.
+                with contextlib.suppress(ReconcileError):
+                    self.receiver.finish()
             raise
         # From here on the guest runs on the destination: nothing there is rolled back.
         self.created = []

@@ -79,8 +79,9 @@ WATCH = r"""
 cat >/tmp/obm-stamp.sh <<'EOS'
 while IFS= read -r l; do printf '%s %s %s\n' "$(date +%s.%N)" "$1" "$l"; done >>"$2"
 EOS
-setsid bash -c "tail -n +1 -F {serial} 2>/dev/null | bash /tmp/obm-stamp.sh src /tmp/{name}.stamps" </dev/null >/dev/null 2>&1 & echo $! >>/run/obm-watch.pids
-setsid bash -c "ssh -o BatchMode=yes {dest} tail -n +1 -F {serial} 2>/dev/null | bash /tmp/obm-stamp.sh dst /tmp/{name}.stamps" </dev/null >/dev/null 2>&1 & echo $! >>/run/obm-watch.pids
+stamp="bash /tmp/obm-stamp.sh"; out=/tmp/{name}.stamps; follow="tail -n +1 -F {serial}"
+setsid bash -c "$follow 2>/dev/null | $stamp src $out" </dev/null >/dev/null 2>&1 & echo $! >>/run/obm-watch.pids
+setsid bash -c "ssh -o BatchMode=yes {dest} $follow 2>/dev/null | $stamp dst $out" </dev/null >/dev/null 2>&1 & echo $! >>/run/obm-watch.pids
 """
 
 
