@@ -142,7 +142,7 @@ def table(rounds, data_mib):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--repeat", type=int, default=3, help="rounds (each moves one guest per method)")
     parser.add_argument("--data-mib", type=int, default=48, help="MiB of data written on the 128 MiB disk")
     args = parser.parse_args(argv)
