@@ -8,7 +8,7 @@ LAB := lab/lab
 # How many blades the lab tier boots (once) for all lab tests and Molecule scenarios.
 LAB_BLADES ?= 3
 
-.PHONY: help setup demo test quick lint sanity galaxy-check unit integration-host lab-up lab-tests molecule lab-down build clean bench-guests bench-storage bench-cluster
+.PHONY: help setup demo test quick lint sanity galaxy-check unit integration-host lab-up lab-tests molecule lab-down build clean bench-guests bench-storage bench-cluster bench-migrate
 
 help:
 	@echo "make demo   - boot the lab, build the cluster of inventories/lab on it, print the report"
@@ -16,6 +16,7 @@ help:
 	@echo "make quick  - lint, unit and host integration only (no lab)"
 	@echo "make bench-guests - guests vs domain loop vs community.libvirt (needs libvirtd)"
 	@echo "make bench-cluster - site.yml against a ping round, with and without Mitogen, on 3 lab blades"
+	@echo "make bench-migrate - domain_migrate against plain virsh migrate --copy-storage-all, on 2 lab blades"
 
 setup:
 	@tools/setup-host.sh
@@ -87,10 +88,12 @@ lab-up:
 # First, on the new blades, alone: the inventory checks (a bad inventory must change
 # nothing on a blade no play has touched yet; then a one-guest cluster on blade1, torn
 # down again). Then the storage suite, golden images from a URL, and the killed and
-# concurrent runs on the last blade, beside the network suite on the first two.
+# concurrent runs on the last blade, beside the network suite on the first two, followed
+# there by the migration suite (blade1 -> blade2 over trunk0, which the network suite leaves
+# clean; the data disks of both are unused until then).
 lab-tests:
 	$(VENV)/python -m pytest tests/integration/lab/test_inventory_checks.py tests/integration/lab/test_lab.py -q
-	tools/lanes.sh "$(VENV)/python -m pytest tests/integration/lab/test_network.py -q" \
+	tools/lanes.sh "$(VENV)/python -m pytest tests/integration/lab/test_network.py tests/integration/lab/test_migrate.py -q" \
 	               "$(VENV)/python -m pytest tests/integration/lab/test_storage.py tests/integration/lab/test_golden_url.py tests/integration/lab/test_killed_runs.py -q"
 
 molecule:
@@ -111,6 +114,12 @@ bench-storage: setup
 bench-cluster: setup
 	$(LAB) up --blades 3
 	$(VENV)/python benchmarks/cluster/run.py
+
+# A live move: domain_migrate against plain virsh migrate --copy-storage-all (time, downtime,
+# destination allocation), blade1 -> blade2.
+bench-migrate: setup
+	$(LAB) up --blades 2
+	$(VENV)/python benchmarks/migrate/run.py
 
 clean: lab-down
 	rm -rf .build .venv openblade-kvm-*.tar.gz

@@ -17,14 +17,22 @@ description:
   - Each writable disk must be an LVM thin volume. The module creates it first on the destination, in the same volume group, with the same
     name, size and tags, in thin pool O(pool).
   - A cold move keeps the destination thin. It sends only the 64 KiB blocks that are not all zero, and compares digests afterwards.
-  - A live move copies the disks with QEMU's drive mirror, with C(discard=unmap) and C(detect_zeroes=unmap) on the destination disk. It is not thin
-    on Debian 12. QEMU 7.2 writes zeros, and dm-thin on Linux 6.1 has no WRITE_ZEROES, so the kernel writes zero pages that provision pool chunks.
-    The module measures both volumes after the move, returns RV(allocation) and RV(thin), and warns when the rule is broken.
-    A trim inside the guest returns the space, because the disk has C(discard=unmap) there.
+  - A live move copies the disks with QEMU's drive mirror. On Debian 12 the mirror alone fills the destination. QEMU 7.2 writes every byte,
+    zeros included. dm-thin on Linux 6.1 has no WRITE_ZEROES, so even C(detect_zeroes=unmap) ends in zero pages that provision pool chunks.
+  - So the guest stays paused on the destination after the switch-over (libvirt's C(VIR_MIGRATE_PAUSED)). The source QEMU has exited by then,
+    so the source volumes no longer change. The module reads which ranges each source volume has provisioned from its pool's metadata
+    (C(thin_dump) on a reserved metadata snapshot, always released). On the destination, one SSH call then discards every other range.
+    Those ranges read as zeros on the source, so the destination holds zeros there. The discard changes no byte, and the thin pool drops the chunks.
+    Then the guest resumes, also when the discard failed (with a warning). This adds the time of that step to the guest's pause (a few seconds
+    on the lab's emulated blades, see the README).
+  - The module measures both volumes after the move, returns RV(allocation) and RV(thin), and warns when the destination holds more than one
+    pool chunk per GiB above the source.
   - The source volumes are tagged C(ob_migrated=<uuid>) and kept until the guest runs on the destination and answers, through its guest agent if
     it has one, otherwise by its vCPUs consuming time. Then they are removed, and so is the seed ISO on the source.
   - The pre-flight runs in check mode too, and refuses before anything changes. It checks
-    memory and vCPUs against the placement rule, room in the destination pool for what the disks hold (and its C(max_overcommit)),
+    memory and vCPUs against the placement rule, and room in the destination pool. A cold move needs room for what the disks hold. A live move
+    needs room for their full virtual size, because the mirror writes all of it before the discard. The pool's C(max_overcommit) is checked too.
+    It also checks
     the guest's partitions (libvirt networks) and bridges, the CPU (libvirt's hypervisor CPU comparison), the machine type,
     passthrough devices, UEFI NVRAM, and the kernel, initrd and read-only images.
     The error names the guest, the destination and every reason.
@@ -32,6 +40,7 @@ description:
     The destination then keeps nothing this run created (volumes, seed, definition), and the source volumes lose their tag.
   - A second run, with the guest already on the destination, reports no change.
     It only finishes a run that stopped after the move, by removing source volumes still tagged C(ob_migrated).
+    If that run stopped while the guest was paused on the destination, it discards and resumes the guest first.
   - Transport. libvirt's control connection is C(qemu+ssh://) to O(destination). The guest's memory and the disk mirror go as plain TCP
     (or TLS with O(tls)) to O(migration_address), the destination's address on a partition reserved for migrations. The destination
     QEMU listens only there. Guest memory is sensitive, so that partition must carry nothing else.
@@ -82,6 +91,7 @@ options:
       - Switch to post-copy after the second memory pass.
       - After that switch, a failure cannot be rolled back. The guest then runs on the destination with part of its memory still on
         the source, and a lost connection loses the guest. The timeout no longer aborts the job.
+      - The guest runs on the destination before the copy ends, so its volumes there are not re-thinned. A trim inside the guest returns the space.
     type: bool
     default: false
   tls:
@@ -124,7 +134,9 @@ requirements:
   - LVM thin pools on both blades, and SSH from the source's root to the destination
 notes:
   - Run it on the source blade, for example with C(delegate_to) the blade the guest runs on.
-  - libvirt 9.0 (Debian 12) has no C(--migrate-disks-detect-zeroes) (libvirt 10.9). The destination disk's own zero detection does the same job.
+  - libvirt 9.0 (Debian 12) has no C(--migrate-disks-detect-zeroes) (libvirt 10.9), and that would not help here, see the description.
+  - The source blade needs C(thin-provisioning-tools) (C(thin_dump)) and C(dmsetup) for a live move.
+    The metadata snapshot is reserved under the volume group's lock of this collection. A snapshot left by a killed run is released first.
 seealso:
   - module: openblade.kvm.domain
   - module: openblade.kvm.lvm_volume
@@ -210,6 +222,15 @@ sent:
   description: Bytes of each volume that a cold move sent (the blocks that are not all zero).
   returned: after a cold move
   type: dict
+discarded:
+  description: Per moved volume, the bytes discarded on the destination after a live move (the ranges the source never provisioned).
+  returned: after a live move that re-thinned its volumes
+  type: dict
+  sample: {"vg_guests/web1": 19327352832}
+paused_seconds:
+  description: How long the guest stayed paused on the destination for the re-thin, from the end of libvirt's job to the resume.
+  returned: after a live move
+  type: float
 answered_by:
   description: How the guest answered on the destination, C(guest agent) or C(vCPU time).
   returned: after a live move

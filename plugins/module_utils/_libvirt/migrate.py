@@ -12,8 +12,10 @@ check mode), then, in order:
 2. create each thin volume on the destination, same VG, name, size and tags, tagged
    ``ob_migrating=<uuid>`` while the move is under way;
 3. copy the cloud-init seed ISO (libvirt never copies read-only disks);
-4. live: migrateToURI3 (see :mod:`.migrate_job`); cold: a sparse copy, verified by
-   digest, then define on the destination and undefine here;
+4. live: migrateToURI3 (see :mod:`.migrate_job`), the guest left paused on the
+   destination; there, every range the source volume never provisioned is discarded (the
+   disk mirror wrote zeros there, which a thin pool provisions), then the guest resumes;
+   cold: a sparse copy, verified by digest, then define on the destination and undefine here;
 5. check that the guest runs on the destination and answers (guest agent ping, or its
    vCPUs consuming time);
 6. drop ``ob_migrating`` on the destination, then remove the source volumes and seed.
@@ -26,6 +28,7 @@ tagged), and the next run finishes step 6 once the guest answers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -38,7 +41,7 @@ from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection 
     STOPPED,
 )
 from ansible_collections.openblade.kvm.plugins.module_utils._lock import resource_lock
-from ansible_collections.openblade.kvm.plugins.module_utils._lvm import commands, sizes, tags
+from ansible_collections.openblade.kvm.plugins.module_utils._lvm import commands, sizes, tags, thinmap
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm.report import Lvm
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import Plan, ReconcileError, Resource
 from ansible_collections.openblade.kvm.plugins.module_utils._validate import ValidationError, lvm_name
@@ -53,6 +56,7 @@ MIGRATED = "ob_migrated"  # on the source volumes: moved away, removed once the 
 MIGRATING = "ob_migrating"  # on the destination volumes this run created, until it succeeds
 _GIB = 2**30
 TIMEOUT_FLOOR = 120
+RETHIN_LOCK_WAIT = 10  # seconds; the guest waits paused for the re-thin
 
 
 class Migration(Resource):
@@ -75,6 +79,8 @@ class Migration(Resource):
         self.volumes = []  # source LVs of the writable disks
         self.leftovers = []  # source LVs tagged by an earlier run whose guest is on dest
         self.created = []  # what this run made on the destination, for the rollback
+        self.thin_ids = {}  # per VG, read before a live move's switch-over
+        self.receiver = None  # the discarding end on the destination, started before it
         self.facts = {}
         self.warnings = []
         self._validate()
@@ -163,6 +169,11 @@ class Migration(Resource):
             for path in checks.missing_files(self.remote, others)
         ]
         reasons += self._dest_volume_refusals()
+        if self.live and not self.runner.exists("thin_dump"):
+            reasons.append(
+                "this blade has no thin_dump (thin-provisioning-tools), which a live move needs to "
+                "keep the destination thin"
+            )
         checks.refuse(self.name, self.blade, reasons)
 
     def _host_cpu(self, hv):
@@ -214,7 +225,9 @@ class Migration(Resource):
                     reasons.append(f"volume {lv.full_name} already exists there")
             pool_name = self.p.get("pool") or lvs[0].pool
             self.dest_pools[vg] = pool_name
-            reasons += checks.pool_refusals(existing.get(pool_name), existing, lvs, f"{vg}/{pool_name}")
+            reasons += checks.pool_refusals(
+                existing.get(pool_name), existing, lvs, f"{vg}/{pool_name}", live=self.live
+            )
         return reasons
 
     def _tagged(self, lvm, key, uuid):
@@ -260,10 +273,15 @@ class Migration(Resource):
             )
         how = f"bandwidth {self.p['bandwidth']} MiB/s" if self.p["bandwidth"] else "no bandwidth limit"
         if self.live:
+            rethin = (
+                ""
+                if self.p["postcopy_without_rollback"]
+                else f"; paused there until what the source never wrote is discarded on {self.blade}"
+            )
             self._step(
                 plan,
                 f"live-migrate {self.name} to {self.blade} over tcp://{self.p['migration_address']} "
-                f"({len(self.volumes)} disk(s), {how}, abort after {timeout}s)",
+                f"({len(self.volumes)} disk(s), {how}, abort after {timeout}s){rethin}",
                 lambda: self._live(timeout),
             )
             plan.add(f"check that {self.name} runs on {self.blade} and answers", self._verify)
@@ -287,7 +305,17 @@ class Migration(Resource):
         """The guest is on the destination already: finish a run that stopped after the move."""
         if not self.leftovers:
             return
-        if self.dest.state(self.dest_dom) == RUNNING:
+        state = self.dest.state(self.dest_dom)
+        if state == PAUSED:
+            # An earlier run stopped between the switch-over and the resume; the source
+            # volumes it kept still say which ranges to discard there.
+            self.volumes = [(None, lv) for lv in self.leftovers]
+            plan.add(
+                f"discard on {self.blade} what the source never wrote and resume {self.name} there "
+                "(left paused by an interrupted migration)",
+                self._rethin_then_resume,
+            )
+        if state in (RUNNING, PAUSED):
             plan.add(f"check that {self.name} runs on {self.blade} and answers", self._verify)
         for lv in self.leftovers:
             plan.add(
@@ -385,10 +413,93 @@ class Migration(Resource):
 
     def _live(self, timeout):
         runner = self.copier.live if self.copier else self._live_job
-        self.facts["job"] = runner(timeout)
+        rethin = not self.p["postcopy_without_rollback"]
+        if rethin:
+            # Ready before the switch-over, so the guest's pause holds only what must be in it:
+            # the thin ids (they never change), and the discarding end with its SSH connection.
+            vgs = sorted({lv.vg for _t, lv in self.volumes})
+            self.thin_ids = {vg: self.src_lvm.thin_ids(vg) for vg in vgs}
+            self.receiver = self.remote.start(job.receiver_argv([lv.path for _t, lv in self.volumes]))
+        try:
+            self.facts["job"] = runner(timeout)
+        except BaseException:
+            if rethin:
+                # No frames: it closes the volumes, so the rollback can remove them; its own
+                # failure must not hide the job's.
+                with contextlib.suppress(ReconcileError):
+                    self.receiver.finish()
+            raise
         # From here on the guest runs on the destination: nothing there is rolled back.
         self.created = []
         self.dest_dom = self.dest.lookup(self.name)
+        if self.dest_dom is None:
+            raise ReconcileError(f"the migration of {self.name} ended but {self.blade} has no such guest")
+        if not rethin:
+            # The destination ran (and wrote) before the copy ended: no range is known to be zero.
+            self.warnings.append(
+                f"post-copy: the volumes of {self.name} on {self.blade} were not re-thinned; a trim "
+                "inside the guest (fstrim) returns the zeros the disk mirror wrote"
+            )
+            return
+        self._rethin_then_resume()
+
+    def _rethin_then_resume(self):
+        """The guest is paused on the destination and the source QEMU has exited, so the
+        source volumes no longer change: discard there every range they never provisioned
+        (it reads as zeros here, so it holds zeros there: no byte changes, the thin pool
+        drops the chunks), then resume the guest, whatever happened in between."""
+        started = time.monotonic()
+        try:
+            self.facts["discarded"] = self._rethin()
+        except Exception as exc:  # noqa: BLE001 - the guest must resume; the warning says what failed
+            self.warnings.append(
+                f"re-thinning the volumes of {self.name} on {self.blade} failed ({type(exc).__name__}: "
+                f"{exc}); they may hold their full virtual size until a trim inside the guest (fstrim)"
+            )
+        finally:
+            self._resume()
+            self.facts["paused_seconds"] = round(time.monotonic() - started, 2)
+
+    def _rethin(self):
+        """{volume: bytes discarded on the destination}: the holes of each source volume,
+        read from its pool's metadata (see :mod:`.._lvm.thinmap`), sent to the receiver that
+        :meth:`_live` started there."""
+        holes, by_pool = {}, {}
+        paths = [lv.path for _target, lv in self.volumes]
+        # Started before the switch-over by _live; a re-run that finds the guest paused starts it now.
+        receiver = self.receiver or self.remote.start(job.receiver_argv(paths))
+        try:
+            for _target, lv in self.volumes:
+                by_pool.setdefault((lv.vg, lv.pool), []).append(lv)
+            for (vg, pool), lvs in sorted(by_pool.items()):
+                # A short wait for the VG's lock: the guest is paused meanwhile.
+                with thinmap.metadata_snapshot(self.runner, vg, pool, self.lock_dir, timeout=RETHIN_LOCK_WAIT,
+                                               thin_ids=self.thin_ids.get(vg)) as snap:
+                    for lv in lvs:
+                        holes[lv.path] = thinmap.unmapped(snap.mapped(lv.name), lv.size)
+        finally:
+            # Also on a failure (then with no frames): the receiver must end.
+            done = job.discard(receiver, paths, holes)
+        return {lv.full_name: done[lv.path] for _target, lv in self.volumes}
+
+    def _resume(self):
+        """Resume the guest on the destination; a few tries, then an error that says so."""
+        for attempt in range(3):
+            try:
+                if self.dest.state(self.dest_dom) != PAUSED:
+                    return
+                self.dest.resume(self.dest_dom)
+                return
+            except ReconcileError as exc:
+                failure = exc
+                time.sleep(1 + attempt)
+        raise ReconcileError(
+            f"guest {self.name} is paused on {self.blade} after its migration and did not resume "
+            f"({failure}); resume it there (virsh resume {self.name}). Its volumes on this blade "
+            f"are kept (tagged {MIGRATED})",
+            guest=self.name,
+            destination=self.blade,
+        )
 
     def _live_job(self, timeout):
         targets = [target for target, _lv in self.volumes]
@@ -498,9 +609,8 @@ class Migration(Resource):
         if not thin:
             self.warnings.append(
                 f"the volumes of {self.name} on {self.blade} hold more than the source did "
-                f"({allocation}); QEMU 7.2's disk mirror writes zeros that a thin pool on Linux 6.1 "
-                "provisions (dm-thin has no WRITE_ZEROES). A trim inside the guest (fstrim) returns "
-                "them; the disks have discard=unmap there"
+                f"({allocation}): more than one pool chunk per GiB above it. A trim inside the guest "
+                "(fstrim) returns what it no longer uses; the disks have discard=unmap there"
             )
 
     def _remove_source(self, lv):

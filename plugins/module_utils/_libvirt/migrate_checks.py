@@ -125,18 +125,31 @@ def capacity_refusals(dest, fields, cpu_ratio, memory_reserve_mib):
     return reasons
 
 
-def pool_refusals(pool, lvs, volumes, where):
-    """Room in the destination pool for what the disks hold now, and its overcommit limit.
+def pool_refusals(pool, lvs, volumes, where, live=False):
+    """Room in the destination pool for the copy, and its overcommit limit.
 
-    ``volumes`` are the source LVs; a thin copy needs their allocated data, not their size.
+    ``volumes`` are the source LVs.  A cold copy writes only their allocated data.  A live
+    move's disk mirror writes their whole virtual size (zeros included), which the pool holds
+    until the discard after the switch-over returns it, so it needs that much room.
     """
     if pool is None:
         return [f"thin pool {where} does not exist"]
-    needed = sum(allocated(lv) for lv in volumes)
     free = int(pool.size * (100 - (pool.data_percent or 0)) / 100)
     reasons = []
-    if needed > free:
-        reasons.append(f"thin pool {where} has {free // _MIB} MiB free, the disks hold {needed // _MIB} MiB")
+    if live:
+        needed = sum(lv.size for lv in volumes)
+        if needed > free:
+            reasons.append(
+                f"thin pool {where} has {free // _MIB} MiB free; a live move writes the disks' full "
+                f"virtual size ({needed // _MIB} MiB) there during the copy and discards what the "
+                "source does not hold only after the switch-over"
+            )
+    else:
+        needed = sum(allocated(lv) for lv in volumes)
+        if needed > free:
+            reasons.append(
+                f"thin pool {where} has {free // _MIB} MiB free, the disks hold {needed // _MIB} MiB"
+            )
     limit = max_overcommit(pool)
     if limit is not None:
         ratio = overcommit(pool, lvs, sum(lv.size for lv in volumes))

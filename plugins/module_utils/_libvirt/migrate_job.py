@@ -11,6 +11,14 @@ control connection is ``qemu+ssh://``.  A watchdog thread aborts the job
 (``abortJob``) when the timeout passes; libvirt then resumes the guest on the source
 and destroys the half-started one on the destination.
 
+``PAUSED``: the guest stays paused on the destination after the switch-over.  The mirror
+wrote every byte there, zeros included, and a thin pool on Linux 6.1 provisions written
+zeros (dm-thin has no WRITE_ZEROES, so QEMU's ``detect_zeroes=unmap`` falls back to
+BLKZEROOUT, which writes).  While the guest is paused, the caller discards on the
+destination every range the source volume never provisioned, then resumes it
+(see ``Migration._rethin``).  Post-copy is the exception: the destination runs before the
+copy ends, so it is not paused and not re-thinned.
+
 Cold (stopped guest): each disk is read here in 64 KiB blocks and only the blocks that
 are not all zero are sent and written on the destination, so the new thin volume
 provisions only the chunks that hold data.  The copy is verified by digest
@@ -54,6 +62,8 @@ def flags(options, live=True):
     )
     if live:
         value |= libvirt.VIR_MIGRATE_LIVE
+    if live and not options["postcopy_without_rollback"]:
+        value |= libvirt.VIR_MIGRATE_PAUSED
     if options["auto_converge"]:
         value |= libvirt.VIR_MIGRATE_AUTO_CONVERGE
     if options["postcopy_without_rollback"]:
@@ -154,22 +164,40 @@ def completed_stats(dest_dom):
     return {key: stats[key] for key in keep if key in stats}
 
 
-# --- cold: a sparse copy over SSH ----------------------------------------------------------------
+# --- writing and discarding on the destination, over SSH ------------------------------------------
 
-# The receiving end, run by the destination's Python (an Ansible target has one): frames of
-# (offset, length, data) written in place, so zero blocks neither cross the wire nor
-# provision a chunk.  Passed as one argv word; no shell pipeline on either side.
+# The receiving end, run by the destination's Python (an Ansible target has one) on the volumes
+# named in its argv: frames of (op, volume index, offset, length), then for a write the data,
+# written in place; a discard is a BLKDISCARD ioctl, which makes a thin volume unprovision the
+# chunks it covers.  Zero blocks therefore neither cross the wire nor provision a chunk.  One
+# argv word; no shell pipeline on either side.  It prints the bytes it discarded per volume.
 RECEIVER = (
-    "import os,struct,sys\n"
-    "fd=os.open(sys.argv[1],os.O_WRONLY)\n"
+    "import fcntl,os,struct,sys\n"
+    "fds=[os.open(p,os.O_WRONLY) for p in sys.argv[1:]]\n"
+    "gone=[0]*len(fds)\n"
     "r=sys.stdin.buffer\n"
     "while True:\n"
-    " h=r.read(12)\n"
-    " if len(h)<12: break\n"
-    " off,n=struct.unpack('>QI',h)\n"
-    " os.pwrite(fd,r.read(n),off)\n"
-    "os.fsync(fd)\n"
+    " h=r.read(18)\n"
+    " if len(h)<18: break\n"
+    " op,i,off,n=struct.unpack('>cBQQ',h)\n"
+    " if op==b'W': os.pwrite(fds[i],r.read(n),off)\n"
+    " else: fcntl.ioctl(fds[i],0x1277,struct.pack('QQ',off,n)); gone[i]+=n\n"
+    "for fd in fds: os.fsync(fd)\n"
+    "print(' '.join(map(str,gone)))\n"
 )
+_FRAME = ">cBQQ"
+
+
+def receiver_argv(paths):
+    return ["python3", "-c", RECEIVER, *paths]
+
+
+def write_frame(index, offset, data):
+    return struct.pack(_FRAME, b"W", index, offset, len(data)) + data
+
+
+def discard_frame(index, offset, length):
+    return struct.pack(_FRAME, b"D", index, offset, length)
 
 
 def sparse_copy(source_path, ssh_prefix, target_path, size):
@@ -182,8 +210,9 @@ def sparse_copy(source_path, ssh_prefix, target_path, size):
     zero = bytes(SPARSE_BLOCK)
     sent = 0
     with subprocess.Popen(
-        ssh_prefix + [shlex.join(["python3", "-c", RECEIVER, target_path])],
+        ssh_prefix + [shlex.join(receiver_argv([target_path]))],
         stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     ) as proc:
         try:
@@ -195,7 +224,7 @@ def sparse_copy(source_path, ssh_prefix, target_path, size):
                         break
                     digest.update(block)
                     if block != zero[: len(block)]:
-                        proc.stdin.write(struct.pack(">QI", offset, len(block)) + block)
+                        proc.stdin.write(write_frame(0, offset, block))
                         sent += len(block)
                     offset += len(block)
             proc.stdin.close()
@@ -208,6 +237,22 @@ def sparse_copy(source_path, ssh_prefix, target_path, size):
             f"copying {source_path} to the destination failed (rc {proc.returncode}): {error or 'no output'}"
         )
     return digest.hexdigest(), sent
+
+
+def discard(receiver, paths, holes):
+    """Discard ``holes`` ({path: [(offset, length)]}) through ``receiver``, the RECEIVER of
+    ``paths`` started on the destination (``SshRunner.start``); {path: bytes discarded}."""
+    frames = b"".join(
+        discard_frame(index, offset, length)
+        for index, path in enumerate(paths)
+        for offset, length in holes.get(path, [])
+    )
+    result = receiver.finish(frames)
+    counts = result.stdout.split()
+    if len(counts) != len(paths) or not all(count.isdigit() for count in counts):
+        raise ReconcileError(f"the discard on the destination printed {result.stdout.strip()!r}, "
+                             f"not one byte count per volume of {paths}")
+    return {path: int(count) for path, count in zip(paths, counts, strict=True)}
 
 
 def remote_digest(remote, path):

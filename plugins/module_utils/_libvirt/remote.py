@@ -17,14 +17,25 @@ shell, so every word is quoted with :func:`shlex.quote`; argv lists stay argv li
 from __future__ import annotations
 
 import shlex
+import subprocess
 import urllib.parse
 
-from ansible_collections.openblade.kvm.plugins.module_utils._runner import Runner
+from ansible_collections.openblade.kvm.plugins.module_utils._runner import (
+    CommandError,
+    CommandResult,
+    Runner,
+)
+
+# One SSH connection per destination, shared by the dozen or so commands of a move: a key
+# exchange costs seconds on a busy blade.  The socket lives in /run, which only root can
+# write; the master exits 30 s after its last command.
+CONTROL_PATH = "/run/openblade-kvm-ssh-%C"
 
 
 def ssh_base(host, user="root", port=None, identity=None, connect_timeout=20):
-    """The ssh argv prefix for ``host``: batch mode (never a password prompt), and a
-    keepalive so a destination that vanishes ends the command instead of hanging it."""
+    """The ssh argv prefix for ``host``: batch mode (never a password prompt), a keepalive
+    so a destination that vanishes ends the command instead of hanging it, and a shared
+    connection."""
     argv = [
         "ssh",
         "-o",
@@ -35,6 +46,12 @@ def ssh_base(host, user="root", port=None, identity=None, connect_timeout=20):
         "ServerAliveInterval=5",
         "-o",
         "ServerAliveCountMax=3",
+        "-o",
+        "ControlMaster=auto",
+        "-o",
+        f"ControlPath={CONTROL_PATH}",
+        "-o",
+        "ControlPersist=30",
     ]
     if port:
         argv += ["-p", str(port)]
@@ -72,3 +89,32 @@ class SshRunner(Runner):
 
     def exists(self, binary):
         return self.run(["sh", "-c", f"command -v {shlex.quote(binary)}"], check=False).rc == 0
+
+    def start(self, argv):
+        """Start ``argv`` there now, to be given its input later (:meth:`Started.finish`):
+        the connection and the command are up before the moment that counts."""
+        wrapped = self.wrap(argv)
+        pipe = subprocess.PIPE
+        proc = subprocess.Popen(wrapped, stdin=pipe, stdout=pipe, stderr=pipe)
+        return Started(proc, wrapped)
+
+
+class Started:
+    """A command running on the destination that waits for its standard input."""
+
+    def __init__(self, proc, argv):
+        self.proc = proc
+        self.argv = argv
+
+    def finish(self, data=b"", timeout=600):
+        """Send ``data``, close its input, wait for it; a CommandResult (CommandError on rc != 0)."""
+        try:
+            out, err = self.proc.communicate(data, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+        out, err = (text.decode("utf-8", "replace") for text in (out, err))
+        result = CommandResult(self.proc.returncode, out, err)
+        if result.rc != 0:
+            raise CommandError(self.argv, result.rc, result.stdout, result.stderr)
+        return result

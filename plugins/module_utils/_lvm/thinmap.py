@@ -78,18 +78,20 @@ def _message(runner, vg, pool, message):
 
 
 @contextlib.contextmanager
-def metadata_snapshot(runner, vg, pool, lock_dir=None, timeout=60):
+def metadata_snapshot(runner, vg, pool, lock_dir=None, timeout=60, thin_ids=None):
     """Hold the VG's lock and a metadata snapshot of ``vg/pool``; yield a :class:`ThinMap`.
 
     The snapshot is released however the block ends, before the lock.  The ``stale``
     attribute of the yielded map says whether an earlier run had left one behind.
+    ``thin_ids``: what ``Lvm.thin_ids(vg)`` returned earlier (thin ids never change), to
+    save that ``lvs`` while the caller waits.
     """
     kwargs = {"lock_dir": lock_dir} if lock_dir else {}
     with resource_lock(LOCK_KIND, vg, timeout=timeout, **kwargs):
         stale = release_stale(runner, vg, pool)
         _message(runner, vg, pool, "reserve_metadata_snap")
         try:
-            yield ThinMap(runner, vg, pool, stale)
+            yield ThinMap(runner, vg, pool, stale, thin_ids)
         finally:
             _message(runner, vg, pool, "release_metadata_snap")
 
@@ -97,12 +99,12 @@ def metadata_snapshot(runner, vg, pool, lock_dir=None, timeout=60):
 class ThinMap:
     """Readers of one reserved metadata snapshot (see :func:`metadata_snapshot`)."""
 
-    def __init__(self, runner, vg, pool, stale=False):
+    def __init__(self, runner, vg, pool, stale=False, thin_ids=None):
         self.runner = runner
         self.vg = vg
         self.pool = pool
         self.stale = stale
-        self._ids = None
+        self._ids = thin_ids
 
     def thin_id(self, name):
         """The pool's id of thin volume ``name`` (refused when it is in another pool)."""
