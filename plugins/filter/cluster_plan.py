@@ -88,7 +88,7 @@ options:
     type: str
   migrate:
     description:
-      - Which guests already defined on a blade may move (as RV(_value.moves)).
+      - Which guests already defined on a blade may move (listed in the plan's C(moves)).
       - V(none) moves nothing. A guest defined on one blade but pinned to another is refused, and a drained blade's guests stay where they are.
       - V(drained) moves the guests of drained blades, each to a blade the placement rule picks.
       - V(all) also moves a guest whose C(blade) pin names another blade, to that blade.
