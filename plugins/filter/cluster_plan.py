@@ -78,6 +78,24 @@ options:
   user_data:
     description: cloud-config merged into every guest's user-data (a guest's own C(user_data) wins).
     type: dict
+  drain:
+    description:
+      - Mark this blade drained (C(playbooks/evacuate.yml) sets it). A drained blade receives no new guest; the mark is kept in the
+        ledger (C(drained)), so every later plan reads it.
+    type: str
+  undrain:
+    description: Return this blade to service (C(playbooks/return-to-service.yml)); its mark is dropped from the ledger.
+    type: str
+  migrate:
+    description:
+      - Which guests already defined on a blade may move (listed in the plan's C(moves)).
+      - V(none) moves nothing. A guest defined on one blade but pinned to another is refused, and a drained blade's guests stay where they are.
+      - V(drained) moves the guests of drained blades, each to a blade the placement rule picks.
+      - V(all) also moves a guest whose C(blade) pin names another blade, to that blade.
+      - A guest pinned to a drained blade is refused in every mode. Return that blade to service, or change the pin.
+    type: str
+    choices: [none, drained, all]
+    default: none
   errors:
     description:
       - V(raise) fails the task with the problem (inside Ansible's templating error).
@@ -104,6 +122,9 @@ _value:
   description:
     - C(placement) (guest to blade), C(ledger) (the merged ledger with new allocations), C(guests_list) (guests with C(host), for the guests role),
       C(clones) (by blade, for M(openblade.kvm.lvm_clones)) and C(table) (the plan as a Markdown table).
+    - C(moves) lists the guests to migrate, each with C(guest), C(source), C(destination) and C(mode) (C(live) or C(cold)), by guest name.
+      A moving guest is left out of C(guests_list) and C(clones). M(openblade.kvm.domain_migrate) moves it, and the next run manages it there.
+    - C(drained) lists the drained blades. The ledger then carries the same list under C(drained).
     - With O(errors=return), a plan that cannot be made is a dict with only C(errors), the list of its one message.
   type: dict
 """
@@ -116,7 +137,7 @@ from ansible_collections.openblade.kvm.plugins.plugin_utils.cluster import plan
 
 def cluster_plan(guests, cluster, blades, partitions, golden_images, pools, domains=None, ledgers=None,
                  cpu_ratio=4.0, memory_reserve_mib=2048, address_offset=10, user_data=None, blade_pools=None,
-                 errors="raise"):
+                 drain=None, undrain=None, migrate="none", errors="raise"):
     # Without netaddr the filter still loads (so ansible-doc and galaxy-importer list it),
     # and says what is missing when it is used.
     if not ipam.HAS_NETADDR:
@@ -124,7 +145,8 @@ def cluster_plan(guests, cluster, blades, partitions, golden_images, pools, doma
                                  "(pip install netaddr)")
     try:
         return plan(cluster, guests, blades, partitions, golden_images, pools, domains, ledgers,
-                    cpu_ratio, memory_reserve_mib, address_offset, user_data, blade_pools)
+                    cpu_ratio, memory_reserve_mib, address_offset, user_data, blade_pools,
+                    drain or None, undrain or None, migrate)
     except ValueError as exc:  # PlanError, PlacementError and the ledger's AddressError
         if errors == "return":
             return {"errors": [str(exc)]}

@@ -28,6 +28,11 @@ GUEST_KEYS = ("name", "image", "blade", "anti_affinity", "vcpus", "memory", "dis
 # Domain options the plan writes itself; a guest's ``domain`` passthrough may not set them.
 PLANNED_OPTIONS = ("name", "state", "vcpus", "memory", "disks", "nics", "cloud_init")
 ROOT_SUFFIX = "-root"
+DRAINED = "drained"  # the ledger's key: blades that receive no new guest
+# Which existing guests the plan may move: none (site.yml's default: a changed pin is
+# refused), drained (evacuate.yml: the guests of a drained blade), all (also changed pins).
+MIGRATE = ("none", "drained", "all")
+LIVE = ("running", "paused")  # domain_info states that domain_migrate moves live
 
 
 class PlanError(ValueError):
@@ -182,23 +187,75 @@ def placement_capacities(blades, pools, blade_pools=None):
     return capacities
 
 
+def drained_blades(ledgers, blades, drain=None, undrain=None):
+    """The drained blades: those any copy of the ledger marks, plus ``drain``, minus ``undrain``.
+
+    A union, so a copy that missed the last write errs on the safe side (nothing new is
+    placed on a blade one copy still calls drained); return-to-service writes every copy.
+    """
+    for option, blade in (("drain", drain), ("undrain", undrain)):
+        if blade and blade not in blades:
+            raise PlanError(f"{option}: {blade!r} is not a blade of this inventory "
+                            f"(blades: {', '.join(sorted(blades))})")
+    if drain and drain == undrain:
+        raise PlanError(f"{drain} cannot be drained and returned to service in the same run")
+    marked = set()
+    for ledger in (ledgers or {}).values():
+        marked.update((ledger or {}).get(DRAINED) or [])
+    return sorted((marked | ({drain} if drain else set())) - {undrain})
+
+
 def plan(cluster, guests, blades, partitions, golden_images, pools, domains_by_blade=None, ledgers=None,
-         cpu_ratio=4.0, memory_reserve_mib=2048, address_offset=10, user_data=None, blade_pools=None):
-    """Return the plan: placement, ledger, the guests role's list and each blade's clones.
+         cpu_ratio=4.0, memory_reserve_mib=2048, address_offset=10, user_data=None, blade_pools=None,
+         drain=None, undrain=None, migrate="none"):
+    """Return the plan: placement, moves, ledger, the guests role's list and each blade's clones.
 
     ``blades`` is each blade's ``blade_capacity``; ``blade_pools`` each blade's own
-    ``storage_pools`` where they differ from the cluster's ``pools``.
+    ``storage_pools`` where they differ from the cluster's ``pools``.  ``drain`` and
+    ``undrain`` mark a blade drained or return it to service (the mark lives in the
+    ledger).  ``migrate`` says which existing guests may move (see :data:`MIGRATE`).
     """
+    if migrate not in MIGRATE:
+        raise PlanError(f"migrate: {migrate!r} is not one of {', '.join(MIGRATE)}")
     try:
+        drained = drained_blades(ledgers, blades, drain, undrain)
         return _plan(cluster, guests, placement_capacities(blades, pools, blade_pools), partitions,
                      golden_images, pools, domains_by_blade or {}, ledgers or {}, cpu_ratio,
-                     memory_reserve_mib, address_offset, user_data or {})
+                     memory_reserve_mib, address_offset, user_data or {}, drained, migrate)
     except (ValidationError, ipam.AddressError) as exc:
         raise PlanError(str(exc)) from None
 
 
+def planned_moves(guests, existing, drained, migrate):
+    """{guest: pinned destination, or None for placement to choose} of the guests that move.
+
+    A guest moves when its pin names another blade (``migrate='all'``), or when it is on a
+    drained blade (``'drained'`` or ``'all'``).  Without ``migrate`` a changed pin is
+    refused as it always was, and guests on a drained blade stay until evacuated.
+    """
+    moving = {}
+    for guest in guests:
+        name, pin, where = guest["name"], guest.get("blade"), existing.get(guest["name"])
+        if pin in drained and where != pin:
+            raise PlanError(f"guest {name} is pinned to {pin}, which is drained and receives no guest; "
+                            f"pin it to another blade, or return {pin} to service first")
+        if where is None:
+            continue
+        if pin and pin != where:
+            if migrate != "all":
+                raise PlanError(f"guest {name} is defined on {where} but the inventory pins it to {pin}; "
+                                "guests are not moved automatically (migrate it first, or drop the pin)")
+            moving[name] = pin
+        elif where in drained and migrate != "none":
+            if pin:
+                raise PlanError(f"guest {name} is pinned to {where}, which is being drained; pin it to "
+                                "another blade, or drop the pin, before it can move")
+            moving[name] = None
+    return moving
+
+
 def _plan(cluster, guests, blades, partitions, golden_images, pools, domains_by_blade, ledgers,
-          cpu_ratio, memory_reserve_mib, address_offset, user_data):
+          cpu_ratio, memory_reserve_mib, address_offset, user_data, drained, migrate):
     partitions = {p["name"]: p for p in partitions}
     golden = _golden_images(golden_images, pools)
     disks = {}
@@ -209,16 +266,16 @@ def _plan(cluster, guests, blades, partitions, golden_images, pools, domains_by_
         disks[name] = disk_bytes
 
     existing = existing_placement(domains_by_blade, cluster)
-    for guest in guests:
-        if guest.get("blade") and existing.get(guest["name"], guest["blade"]) != guest["blade"]:
-            raise PlanError(f"guest {guest['name']} is defined on {existing[guest['name']]} but the "
-                            f"inventory pins it to {guest['blade']}; guests are not moved automatically "
-                            "(migrate it first, or drop the pin)")
+    moving = planned_moves(guests, existing, drained, migrate)
     demand = [{"name": g["name"], "vcpus": g.get("vcpus", 1), "memory_mib": g.get("memory", 1024),
                "disk_gib": disks[g["name"]] / GIB, "blade": g.get("blade"),
                "anti_affinity": g.get("anti_affinity")} for g in guests]
-    placement = place_guests(demand, blades, {n: b for n, b in existing.items() if n in disks},
-                             cpu_ratio, memory_reserve_mib)
+    # A moving guest is placed afresh (on its pin, or by the rule), counted only there.
+    staying = {n: b for n, b in existing.items() if n in disks and n not in moving}
+    placement = place_guests(demand, blades, staying, cpu_ratio, memory_reserve_mib, drained)
+    moves = [{"guest": name, "source": existing[name], "destination": placement[name],
+              "mode": "live" if _state(domains_by_blade, existing[name], name) in LIVE else "cold"}
+             for name in sorted(moving)]
 
     members = {}
     for guest in guests:
@@ -226,9 +283,17 @@ def _plan(cluster, guests, blades, partitions, golden_images, pools, domains_by_
             members.setdefault(partition, []).append(guest["name"])
     ledger = ipam.allocate(ipam.merge_ledgers(ledgers, cluster), partitions, members, address_offset)
 
+    if drained:
+        ledger[DRAINED] = list(drained)
+
     guests_list, clones = [], {blade: [] for blade in sorted(blades)}
     for guest in guests:
         name, blade, image = guest["name"], placement[guest["name"]], golden[guest["image"]]
+        if name in moving:
+            # Moved by domain_migrate in this run (the moves play, before storage and guests):
+            # handing it over too would clone and define it on the destination in check mode.
+            # Other changes to it apply on the next run.
+            continue
         nics = list(guest.get("partitions") or [])
         clones[blade].append({"vg": image["vg"], "name": name + ROOT_SUFFIX, "origin": image["lv"],
                               "owner": name, "size": str(disks[name])})
@@ -244,17 +309,37 @@ def _plan(cluster, guests, blades, partitions, golden_images, pools, domains_by_
                 "network_config": _network_config(cluster, name, nics, partitions, ledger),
             })
         guests_list.append(domain)
+    table = placement_table(guests, placement, disks, ledger, moves)
+    if drained:
+        table += f"\n\ndrained (no new guest goes there): {', '.join(drained)}"
+    if moves:
+        table += "\n\n" + moves_table(moves)
     return {"placement": dict(sorted(placement.items())), "ledger": ledger, "guests_list": guests_list,
-            "clones": clones, "table": placement_table(guests, placement, disks, ledger)}
+            "clones": clones, "moves": moves, "drained": list(drained), "table": table}
 
 
-def placement_table(guests, placement, disks, ledger):
-    """The plan as a Markdown table, for the play's output and the README."""
+def moves_table(moves):
+    rows = ["| move | from | to | mode |", "| --- | --- | --- | --- |"]
+    rows += [f"| {m['guest']} | {m['source']} | {m['destination']} | {m['mode']} |" for m in moves]
+    return "\n".join(rows)
+
+
+def _state(domains_by_blade, blade, name):
+    return next((d.get("state") for d in domains_by_blade.get(blade) or [] if d.get("name") == name), None)
+
+
+def placement_table(guests, placement, disks, ledger, moves=()):
+    """The plan as a Markdown table, for the play's output and the README; a moving guest's
+    blade reads ``blade2 (moves live from blade1)``."""
+    moved = {move["guest"]: move for move in moves}
     rows = ["| guest | blade | vCPUs | memory MiB | disk GiB | partitions: addresses |",
             "| --- | --- | ---: | ---: | ---: | --- |"]
     for guest in sorted(guests, key=lambda g: (placement[g["name"]], g["name"])):
         name = guest["name"]
+        blade = placement[name]
+        if name in moved:
+            blade += f" (moves {moved[name]['mode']} from {moved[name]['source']})"
         addresses = ", ".join(f"{p}: {ledger['partitions'][p][name]}" for p in guest.get("partitions") or [])
-        rows.append(f"| {name} | {placement[name]} | {guest.get('vcpus', 1)} | {guest.get('memory', 1024)} "
+        rows.append(f"| {name} | {blade} | {guest.get('vcpus', 1)} | {guest.get('memory', 1024)} "
                     f"| {disks[name] / GIB:g} | {addresses} |")
     return "\n".join(rows)

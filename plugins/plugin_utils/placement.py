@@ -48,8 +48,12 @@ def _table(blades, capacity, used, unplaced):
     return "\n".join(rows)
 
 
-def place_guests(guests, blades, existing=None, cpu_ratio=4.0, memory_reserve_mib=2048):
-    """Return {guest name: blade name}; raise PlacementError when the guests don't fit."""
+def place_guests(guests, blades, existing=None, cpu_ratio=4.0, memory_reserve_mib=2048, drained=()):
+    """Return {guest name: blade name}; raise PlacementError when the guests don't fit.
+
+    ``drained`` blades keep what is pinned or exists there (and count it) but receive
+    nothing new: they are being emptied for maintenance.
+    """
     existing = existing or {}
     if not blades:
         raise PlacementError("no blades to place guests on")
@@ -95,7 +99,7 @@ def place_guests(guests, blades, existing=None, cpu_ratio=4.0, memory_reserve_mi
     order = sorted(free, key=lambda g: (-_demand(g)["memory_mib"], -_demand(g)["vcpus"], g["name"]))
     unplaced = []
     for guest in order:
-        candidates = [b for b in names if fits(b, guest)]
+        candidates = [b for b in names if b not in drained and fits(b, guest)]
         if not candidates:
             unplaced.append(guest)
             continue
@@ -106,7 +110,10 @@ def place_guests(guests, blades, existing=None, cpu_ratio=4.0, memory_reserve_mi
     if unplaced:
         reasons = [f"{g['name']}: anti-affinity group {g['anti_affinity']!r} is already on every blade "
                    "with room" for g in unplaced
-                   if g.get("anti_affinity") and any(fits(b, dict(g, anti_affinity=None)) for b in names)]
+                   if g.get("anti_affinity") and any(fits(b, dict(g, anti_affinity=None))
+                                                     for b in names if b not in drained)]
+        if drained:
+            reasons.append(f"drained blades (they receive no guest): {', '.join(sorted(drained))}")
         raise PlacementError("these guests do not fit on the blades (capacity after placing the others):\n"
                              + _table(names, capacity, used, unplaced)
                              + "".join("\n" + reason for reason in reasons))
