@@ -279,11 +279,17 @@ def partitions(tmp_path):
 
 # --- domain_migrate: two test drivers and two table hosts (see test_libvirt_migrate) ------------------
 
+class RemoteTableHost(TableHost):
+    """The destination, which also starts the discarding end before the switch-over."""
+
+    start = test_libvirt_migrate.FakeRemote.start
+
+
 def migration(tmp_path):
     module = test_libvirt_migrate
     setup = module.Setup(tmp_path)
     src = TableHost(setup.src_table, [module.TAG_SRC, module.REMOVE_SRC])
-    dest = TableHost(setup.dest_table, [module.CREATE, *module.seed_copy(setup.seed), module.UNTAG_DEST])
+    dest = RemoteTableHost(setup.dest_table, [module.CREATE, *module.seed_copy(setup.seed), module.UNTAG_DEST])
 
     def build():
         return module.Migration(setup.source, setup.dest, src, dest, setup.params, lock_dir=str(tmp_path),

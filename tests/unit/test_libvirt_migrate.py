@@ -8,6 +8,10 @@ definition the way libvirt does; the lab tier proves the real one."""
 
 from __future__ import annotations
 
+import grp
+import os
+import pwd
+
 import pytest
 
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import migrate_job, remote
@@ -209,10 +213,14 @@ DISCARD = migrate_job.receiver_argv([f"/dev/{lh.VG}/{NAME}"])
 
 
 def seed_copy(path):
+    # The copy keeps the seed's owner and its 0640 (the guests role restricts seeds); it is
+    # created 0600 so that it is never readable by all on the way.
+    user, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
     return [
         ["mkdir", "-p", str(path.parent)],
+        ["install", "-m", "0600", "-o", user, "-g", group, "/dev/null", f"{path}.migrating"],
         ["dd", f"of={path}.migrating", "status=none"],
-        ["chmod", "0644", f"{path}.migrating"],
+        ["chmod", "0640", f"{path}.migrating"],
         ["mv", "-f", f"{path}.migrating", str(path)],
     ]
 
@@ -234,6 +242,7 @@ class Setup:
         self.tmp_path = tmp_path
         self.seed = tmp_path / f"{NAME}-cidata.iso"
         self.seed.write_bytes(b"seed")
+        self.seed.chmod(0o640)
         self.source = hypervisor(tmp_path, "src")
         self.dest = hypervisor(tmp_path, "dest", networks=dest_networks, machine_ok=machine_ok)
         dom = self.source.define(guest_xml(self.seed, hostdev))
@@ -288,7 +297,7 @@ def test_live_move_check_mode_predicts_the_run_and_keeps_identity(tmp_path):
     ]
     assert setup.mutations(setup.src, setup.src_table) == src_mut
     assert setup.mutations(setup.remote, setup.dest_table) == dest_mut
-    assert setup.remote.inputs[setup.remote.calls.index(tuple(dest_mut[2]))] == b"seed"
+    assert setup.remote.inputs[setup.remote.calls.index(tuple(dest_mut[3]))] == b"seed"
     # Re-thin: the source's holes, read under a metadata snapshot that is released, are
     # discarded on the destination in one call, before the guest is resumed.
     assert setup.src.calls.index(THIN_DUMP) < setup.src.calls.index(RELEASE)

@@ -29,7 +29,10 @@ tagged), and the next run finishes step 6 once the guest answers.
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
+import pwd
+import stat
 import time
 
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import migrate_checks as checks
@@ -57,6 +60,16 @@ MIGRATING = "ob_migrating"  # on the destination volumes this run created, until
 _GIB = 2**30
 TIMEOUT_FLOOR = 120
 RETHIN_LOCK_WAIT = 10  # seconds; the guest waits paused for the re-thin
+
+
+def seed_access(path):
+    """(owner, group) names and octal mode of the seed at ``path``, to give its copy."""
+    info = os.stat(path)
+    try:
+        owner = (pwd.getpwuid(info.st_uid).pw_name, grp.getgrgid(info.st_gid).gr_name)
+    except KeyError:
+        owner = (str(info.st_uid), str(info.st_gid))
+    return owner, f"{stat.S_IMODE(info.st_mode):04o}"
 
 
 class Migration(Resource):
@@ -384,9 +397,13 @@ class Migration(Resource):
         with open(path, "rb") as handle:
             data = handle.read()
         staged = f"{path}.migrating"
+        owner, mode = seed_access(path)
         self.remote.run(["mkdir", "-p", os.path.dirname(path)])
+        # A seed may hold passwords: it exists there only with its owner and mode here
+        # (0640 root:libvirt-qemu, see seed.restrict), never readable by all in between.
+        self.remote.run(["install", "-m", "0600", "-o", owner[0], "-g", owner[1], "/dev/null", staged])
         self.remote.run(["dd", f"of={staged}", "status=none"], data=data)
-        self.remote.run(["chmod", "0644", staged])
+        self.remote.run(["chmod", mode, staged])
         self.remote.run(["mv", "-f", staged, path])
         self.created.append((f"seed {path} on {self.blade}", lambda: self.remote.run(["rm", "-f", path])))
 
