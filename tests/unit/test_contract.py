@@ -289,7 +289,8 @@ def migration(tmp_path):
     module = test_libvirt_migrate
     setup = module.Setup(tmp_path)
     src = TableHost(setup.src_table, [module.TAG_SRC, module.REMOVE_SRC])
-    dest = RemoteTableHost(setup.dest_table, [module.CREATE, *module.seed_copy(setup.seed), module.UNTAG_DEST])
+    dest = RemoteTableHost(setup.dest_table,
+                           [module.CREATE, *module.seed_copy(setup.seed), module.UNTAG_DEST])
 
     def build():
         return module.Migration(setup.source, setup.dest, src, dest, setup.params, lock_dir=str(tmp_path),
