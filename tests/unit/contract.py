@@ -50,7 +50,8 @@ class World:
     may change (files, libvirt objects, the mutating commands a fake runner has run);
     ``mutations`` (optional) the argvs the real run must execute, in order, as read from
     ``runner``'s calls by ``is_mutation``; ``settle()`` moves a stateless fake host to the
-    state after the real run (a table runner answers from a fixed table).
+    state after the real run (a table runner answers from a fixed table).  ``check_mode``
+    is the mode of the run being built, for a resource that takes it in its constructor.
     """
 
     def __init__(self, build, state, runner=None, is_mutation=None, mutations=None, settle=None,
@@ -66,6 +67,7 @@ class World:
         # Listed steps that only read, so the user sees what the run waits for: they must not
         # change the world (every other listed action must).
         self.verifications = set(verifications)
+        self.check_mode = False
 
     def mutating_calls(self, start=0):
         if self.runner is None:
@@ -140,6 +142,7 @@ def run(world, check_mode):
     watch = Watch(world)
     before = world.state()
     calls = len(world.runner.calls) if world.runner is not None else 0
+    world.check_mode = check_mode
     result = reconcile(watch.attach(world.build()), check_mode=check_mode, diff_mode=True)
     mutations = world.mutating_calls(calls)
     return result, watch, before, mutations

@@ -23,6 +23,7 @@ from ansible_collections.openblade.kvm.tests.unit.lvm_host import GIB, VG, host,
 
 UUID = "7d6a3f5e-1c2b-5d4e-9f00-0b1adeb00001"
 DIGEST = "ab" * 32
+CLOCK = 1717210800  # the time of every run
 MUTATING = ("lvcreate", "lvchange", "lvremove", "python3", "blkdiscard", "rm")
 AGENT = (
     "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0' state='connected'/></channel>"
@@ -183,12 +184,31 @@ def params(**extra):
     )
 
 
-class Ranges:
-    """Stands in for thinmap (pool metadata) and the data path; records what was asked."""
+class Sends:
+    """Stands in for the data path: records what was sent, reports a summary."""
+
+    def __init__(self):
+        self.sent = []
+
+    def transfer(self, sender, receiver, ranges):
+        self.sent.append((sender, receiver, ranges))
+        return {
+            "read": 3 * 2**20 + 65536,
+            "sent": 3 * 2**20 + 65536,
+            "frames": 2,
+            "chain": "c",
+            "digest": None,
+            "written": 3 * 2**20 + 65536,
+            "zeroed": 0,
+        }
+
+
+class Ranges(Sends):
+    """Also stands in for thinmap (pool metadata); records what was asked."""
 
     def __init__(self, monkeypatch):
+        super().__init__()
         self.asked = []
-        self.sent = []
         monkeypatch.setattr(
             backup_mod.thinmap,
             "changed_ranges",
@@ -204,30 +224,23 @@ class Ranges:
         self.asked.append(what)
         return [(0, 65536), (2**20, 3 * 2**20)]
 
-    def transfer(self, sender, receiver, ranges):
-        self.sent.append((sender, receiver, ranges))
-        return {
-            "read": 3 * 2**20 + 65536,
-            "sent": 3 * 2**20 + 65536,
-            "frames": 2,
-            "chain": "c",
-            "digest": None,
-            "written": 3 * 2**20 + 65536,
-            "zeroed": 0,
-        }
 
-
-def run(hv, src, dest, ranges, check, **extra):
-    resource = Backup(
+def backup(hv, src, dest, transfer, lock_dir, check_mode=False, **extra):
+    """The Backup a guest_backup run builds, at CLOCK, sending through ``transfer``."""
+    return Backup(
         hv,
         src,
         dest,
         params(**extra),
-        check_mode=check,
-        clock=lambda: 1717210800,
-        transfer=ranges.transfer,
-        lock_dir=str(pytest.lock_dir),
+        check_mode=check_mode,
+        clock=lambda: CLOCK,
+        transfer=transfer,
+        lock_dir=lock_dir,
     )
+
+
+def run(hv, src, dest, ranges, check, **extra):
+    resource = backup(hv, src, dest, ranges.transfer, str(pytest.lock_dir), check, **extra)
     return reconcile(resource, check_mode=check)
 
 
@@ -447,7 +460,8 @@ def restore_blades(extra_lvs=()):
     return src, store
 
 
-def restore(hv, src, store, check, **extra):
+def restorer(hv, src, store, sent, lock_dir, **extra):
+    """The Restore a guest_restore run builds; what it sends is appended to ``sent``."""
     p = dict(
         {
             "name": "web1",
@@ -465,7 +479,6 @@ def restore(hv, src, store, check, **extra):
         },
         **extra,
     )
-    sent = []
 
     def transfer(sender, receiver, ranges):
         sent.append((sender, receiver, ranges))
@@ -479,9 +492,19 @@ def restore(hv, src, store, check, **extra):
             "zeroed": 0,
         }
 
-    return reconcile(
-        Restore(hv, src, store, p, transfer=transfer, lock_dir=str(pytest.lock_dir)), check_mode=check
-    ), sent
+    return Restore(hv, src, store, p, transfer=transfer, lock_dir=lock_dir)
+
+
+def restore(hv, src, store, check, **extra):
+    sent = []
+    return reconcile(restorer(hv, src, store, sent, str(pytest.lock_dir), **extra), check_mode=check), sent
+
+
+def restored_lv():
+    """web1-root restored from b1 by an earlier run."""
+    return lv(
+        "web1-root-restored-b1", size=GIB, tags=("openblade.kvm", "ob_restored=b1", f"ob_sha256={DIGEST}")
+    )
 
 
 def test_restore_makes_a_new_volume_and_checks_three_digests():
@@ -511,10 +534,7 @@ def test_restore_makes_a_new_volume_and_checks_three_digests():
 
 
 def test_a_restored_volume_is_not_restored_again():
-    restored = lv(
-        "web1-root-restored-b1", size=GIB, tags=("openblade.kvm", "ob_restored=b1", f"ob_sha256={DIGEST}")
-    )
-    real, sent = restore(Hv(), *restore_blades([restored]), False)
+    real, sent = restore(Hv(), *restore_blades([restored_lv()]), False)
     assert (real["changed"], real["actions"], sent) == (False, [], [])
 
 

@@ -25,11 +25,13 @@ from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.resources i
     GuestInventory,
     GuestsResource,
 )
+from ansible_collections.openblade.kvm.plugins.module_utils._lvm import commands, thinmap
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm.base import LvmResource
 from ansible_collections.openblade.kvm.plugins.module_utils._net.libvirt_networks import LibvirtNetworks
 from ansible_collections.openblade.kvm.plugins.module_utils._net.links import BridgeSpec
 from ansible_collections.openblade.kvm.tests.unit import (
     net_host,
+    test_backup_plan,
     test_hypervisor_host,
     test_libvirt_migrate,
     test_libvirt_reconcile,
@@ -42,6 +44,7 @@ from ansible_collections.openblade.kvm.tests.unit import (
     test_lvm_volume,
     test_net_engine,
     test_net_partitions,
+    test_thinmap,
 )
 from ansible_collections.openblade.kvm.tests.unit.contract import (
     TableHost,
@@ -50,7 +53,7 @@ from ansible_collections.openblade.kvm.tests.unit.contract import (
     table_world,
     tree,
 )
-from ansible_collections.openblade.kvm.tests.unit.lvm_host import GIB, lv
+from ansible_collections.openblade.kvm.tests.unit.lvm_host import GIB, VG, lv, report
 
 # Classes only ever used through a subclass.
 ABSTRACT = {_reconcile.ReadOnlyResource, LvmResource}
@@ -304,7 +307,62 @@ def migration(tmp_path):
     return World(build, state, verifications=[f"check that {module.NAME} runs on blade2 and answers"])
 
 
+# --- guest_backup / guest_restore: two blades (see test_backup_plan) ----------------------------------
+
+def pool_metadata():
+    """The source pool's metadata, read by thinmap: web1-root is thin id 1, its snapshot 2 (a
+    table answers the same before and after the snapshot is taken)."""
+    device, meta = thinmap.pool_device(VG, "thinpool"), thinmap.metadata_device(VG, "thinpool")
+    rows = [{"lv_name": name, "vg_name": VG, "pool_lv": "thinpool", "thin_id": thin_id, "lv_size": str(GIB)}
+            for name, thin_id in (("web1-root", "1"), ("web1-root-bk-b1", "2"))]
+    reserve, release = (("dmsetup", "message", device, "0", f"{word}_metadata_snap")
+                        for word in ("reserve", "release"))
+    return reserve, release, {
+        ("dmsetup", "status", device): (0, test_thinmap.STATUS_FREE, ""),
+        reserve: (0, "", ""),
+        release: (0, "", ""),
+        tuple(commands.thin_lvs(VG)): (0, report("lv", rows), ""),
+        ("thin_dump", "--metadata-snap", "--dev-id", "1", meta): (0, test_thinmap.DUMP_A, ""),
+        ("thin_dump", "--metadata-snap", "--dev-id", "2", meta): (0, test_thinmap.DUMP_SNAP, ""),
+    }
+
+
+def guest_backup(tmp_path):
+    module = test_backup_plan
+    hv, src, dest, sends = module.Hv(), module.source_blade(), module.target_blade(), module.Sends()
+    reserve, release, metadata = pool_metadata()
+    src.table.update(metadata)
+
+    def settle():  # the snapshot is the base of the next backup; the point and definition b1 are kept
+        src.table = {**module.source_blade([module.base("b1", module.CLOCK)]).table, **metadata}
+        dest.table = module.target_blade([("b1", module.CLOCK)], "b1\n").table
+
+    # Check mode estimates the bytes to send from a metadata snapshot of the pool: reserving one
+    # commits the pool's metadata (as the kernel does by itself every second) and pins its blocks
+    # until the release, which always follows (finally), under the VG's lock, no data or LV
+    # changed.  So a read, as long as none is left held: the world counts the held ones.
+    def state():
+        return (src.changes(), dest.changes(), len(sends.sent), tuple(hv.events),
+                src.calls.count(reserve) - src.calls.count(release))
+    world = World(lambda: module.backup(hv, src, dest, sends.transfer, str(tmp_path), world.check_mode,
+                                        label="b1"), state, settle=settle)
+    return world
+
+
+def guest_restore(tmp_path):
+    module = test_backup_plan
+    src, store = module.restore_blades()
+    sent = []
+
+    def settle():
+        src.table = module.restore_blades([module.restored_lv()])[0].table
+    return World(lambda: module.restorer(module.Hv(), src, store, sent, str(tmp_path)),
+                 lambda: (src.changes(), store.changes(), len(sent)), settle=settle)
+
+
 SCENARIOS = {
+    "Backup": [guest_backup],
+    "Restore": [guest_restore],
     "Migration": [migration],
     "Clone": [clone],
     "DomainResource": [domain, domain_live_change],
