@@ -97,8 +97,8 @@ lab-tests:
 	               "$(VENV)/python -m pytest tests/integration/lab/test_storage.py tests/integration/lab/test_golden_url.py tests/integration/lab/test_killed_runs.py -q"
 
 # Not yet in `make test`: the evacuation (all 3 blades) and the backups (blade1 -> blade2).
-# On a host loaded by three other labs they took 28 and 49 minutes; they join lab-tests once
-# timed on an idle machine. Each removes the VGs it made, so they run one after the other.
+# The evacuation took 654 s alone on an idle machine, the backups 49 minutes on a loaded one;
+# they join lab-tests once a whole CI run with them is measured. Each removes the VGs it made, so they run one after the other.
 lab-tests-operations:
 	$(VENV)/python -m pytest tests/integration/lab/test_evacuate.py tests/integration/lab/test_backup.py -q
 
