@@ -20,6 +20,11 @@ def read_text(path):
         return None
 
 
+def sha256(runner, path):
+    """sha256 of the file or device ``path``, read by ``runner`` (here or on another blade)."""
+    return runner.run(["sha256sum", path]).stdout.split()[0]
+
+
 def write_atomic(path, content, mode=0o644, what="file"):
     """Write ``content`` beside ``path`` and rename it into place (systemd, networkd, LVM
     and dmeventd may read our files at any moment).  Missing directories are created

@@ -38,6 +38,7 @@ from ansible_collections.openblade.kvm.plugins.module_utils._backup import names
 from ansible_collections.openblade.kvm.plugins.module_utils._backup.quiesce import MODES, Quiesce
 from ansible_collections.openblade.kvm.plugins.module_utils._backup.target import Target, ssh_prefix
 from ansible_collections.openblade.kvm.plugins.module_utils._cluster import ledger_path, read_ledger
+from ansible_collections.openblade.kvm.plugins.module_utils._files import sha256
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import model
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection import RUNNING
 from ansible_collections.openblade.kvm.plugins.module_utils._lock import resource_lock
@@ -345,7 +346,7 @@ class Backup(Resource):
             [[offset, length, "d"] for offset, length in ranges],
         )
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            here = pool.submit(lambda: self.runner.run(["sha256sum", source]).stdout.split()[0])
+            here = pool.submit(lambda: sha256(self.runner, source))
             there = pool.submit(self.target.digest, path)
             digest, copy = here.result(), there.result()
         if digest != copy:

@@ -17,6 +17,7 @@ import os
 import shlex
 
 from ansible_collections.openblade.kvm.plugins.module_utils._backup import names
+from ansible_collections.openblade.kvm.plugins.module_utils._files import sha256
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection import DEFAULT_URI, Hypervisor
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.remote import SshRunner, ssh_base
 from ansible_collections.openblade.kvm.plugins.module_utils._lock import DEFAULT_LOCK_DIR
@@ -155,7 +156,7 @@ class Target:
         self.run(commands.LVCHANGE.argv(activate="n", positional=[lv.full_name]))
 
     def digest(self, path):
-        return self.remote.run(["sha256sum", path]).stdout.split()[0]
+        return sha256(self.remote, path)
 
     # --- definitions --------------------------------------------------------------------------
 

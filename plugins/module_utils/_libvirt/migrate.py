@@ -35,6 +35,7 @@ import pwd
 import stat
 import time
 
+from ansible_collections.openblade.kvm.plugins.module_utils._files import sha256
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import migrate_checks as checks
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import migrate_job as job
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import model, remote
@@ -538,7 +539,7 @@ class Migration(Resource):
             )
             sent, sent_bytes = job.sparse_copy(lv.path, ssh, lv.path, lv.size)
             self.facts.setdefault("sent", {})[lv.full_name] = sent_bytes
-            got = job.remote_digest(self.remote, lv.path)
+            got = sha256(self.remote, lv.path)
             if sent != got:
                 raise ReconcileError(
                     f"the copy of {lv.full_name} on {self.blade} differs from the source "

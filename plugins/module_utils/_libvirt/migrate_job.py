@@ -253,8 +253,3 @@ def discard(receiver, paths, holes):
         raise ReconcileError(f"the discard on the destination printed {result.stdout.strip()!r}, "
                              f"not one byte count per volume of {paths}")
     return {path: int(count) for path, count in zip(paths, counts, strict=True)}
-
-
-def remote_digest(remote, path):
-    """sha256 of the volume ``path`` on the destination (the same size as the source)."""
-    return remote.run(["sha256sum", path]).stdout.split()[0]
