@@ -97,7 +97,7 @@ lab-tests:
 	               "$(VENV)/python -m pytest tests/integration/lab/test_storage.py tests/integration/lab/test_golden_url.py tests/integration/lab/test_killed_runs.py -q"
 
 # Not yet in `make test`: the evacuation (all 3 blades) and the backups (blade1 -> blade2).
-# The evacuation took 654 s alone on an idle machine, the backups 49 minutes on a loaded one;
+# The evacuation took 654 s and the backups 468 s, each alone on an idle machine;
 # they join lab-tests once a whole CI run with them is measured. Each removes the VGs it made, so they run one after the other.
 lab-tests-operations:
 	$(VENV)/python -m pytest tests/integration/lab/test_evacuate.py tests/integration/lab/test_backup.py -q
