@@ -18,7 +18,7 @@ PACKAGES = [
     "python3-netaddr", "python3-jinja2", "libvirt-daemon-system", "libvirt-clients",
     "qemu-system-x86", "qemu-utils", "lvm2", "thin-provisioning-tools", "iproute2",
     "bridge-utils", "iputils-ping", "genisoimage", "busybox-static", "procps",
-    "less", "ca-certificates",
+    "less", "ca-certificates", "restic",
 ]
 
 # Files written into the root.  Interface names are pinned by PCI slot (the launcher
