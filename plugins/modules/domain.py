@@ -168,7 +168,7 @@ from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection 
     Hypervisor,
     require_libraries,
 )
-from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.resources import DomainResource
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.resources import Guest
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.spec import (
     domain_argument_spec,
     names_are_not_secret,
@@ -181,7 +181,7 @@ def main():
     module = AnsibleModule(argument_spec=domain_argument_spec(), supports_check_mode=True)
     require_libraries(module)
     names_are_not_secret(module)
-    run_module(module, lambda m: DomainResource(Hypervisor(m.params["uri"]), Runner(m), m.params))
+    run_module(module, lambda m: Guest(Hypervisor(m.params["uri"]), Runner(m), m.params))
 
 
 if __name__ == "__main__":

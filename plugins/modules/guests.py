@@ -143,7 +143,7 @@ from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection 
     Hypervisor,
     require_libraries,
 )
-from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.resources import GuestsResource
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.resources import Guests
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.spec import (
     guests_argument_spec,
     names_are_not_secret,
@@ -156,7 +156,7 @@ def main():
     module = AnsibleModule(argument_spec=guests_argument_spec(), supports_check_mode=True)
     require_libraries(module)
     names_are_not_secret(module)
-    run_module(module, lambda m: GuestsResource(Hypervisor(m.params["uri"]), Runner(m), m.params))
+    run_module(module, lambda m: Guests(Hypervisor(m.params["uri"]), Runner(m), m.params))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ SUMMARY_KEYS = ("created", "updated", "started", "stopped", "removed", "unchange
                 "reboot_required")
 
 
-class DomainResource(Resource):
+class Guest(Resource):
     """One guest (the domain module)."""
 
     def __init__(self, hypervisor, runner, params, lock_dir=None):
@@ -48,7 +48,7 @@ class DomainResource(Resource):
         return outcome
 
 
-class GuestsResource(Resource):
+class Guests(Resource):
     """A host's whole list of guests in one call (the guests module).
 
     With ``prune``, our guests of the same cluster that the list no longer names are
