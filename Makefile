@@ -16,7 +16,7 @@ help:
 	@echo "make quick  - lint, unit and host integration only (no lab)"
 	@echo "make bench-guests - guests vs domain loop vs community.libvirt (needs libvirtd)"
 	@echo "make bench-cluster - site.yml against a ping round, with and without Mitogen, on 3 lab blades"
-	@echo "make bench-migrate - domain_migrate against plain virsh migrate --copy-storage-all, on 2 lab blades"
+	@echo "make bench-migrate - guest_migrate against plain virsh migrate --copy-storage-all, on 2 lab blades"
 
 setup:
 	@tools/setup-host.sh
@@ -121,7 +121,7 @@ bench-cluster: setup
 	$(LAB) up --blades 3
 	$(VENV)/python benchmarks/cluster/run.py
 
-# A live move: domain_migrate against plain virsh migrate --copy-storage-all (time, downtime,
+# A live move: guest_migrate against plain virsh migrate --copy-storage-all (time, downtime,
 # destination allocation), blade1 -> blade2.
 bench-migrate: setup
 	$(LAB) up --blades 2

@@ -280,7 +280,7 @@ def partitions(tmp_path):
     return net_world(tmp_path, host, lambda runner: module.partitions(runner, tmp_path))
 
 
-# --- domain_migrate: two test drivers and two table hosts (see test_libvirt_migrate) ------------------
+# --- guest_migrate: two test drivers and two table hosts (see test_libvirt_migrate) ------------------
 
 class RemoteTableHost(TableHost):
     """The destination, which also starts the discarding end before the switch-over."""

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: openblade.kvm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The guest reconcile (domain, guests, domain_info) against libvirt's test:///default driver.
+"""The guest reconcile (domain, guests, guest_info) against libvirt's test:///default driver.
 
 Every case runs in check mode first and must report the same ``changed`` and
 ``actions`` as the real run that follows; then the state is read back from libvirt.
@@ -408,7 +408,7 @@ def test_guests_reports_pending_reboots(hv, runner, lock_dir):
     assert result["summary"]["reboot_required"] == ["web1"] and result["summary"]["updated"] == ["web1"]
 
 
-# --- domain_info -----------------------------------------------------------------------------------------
+# --- guest_info -----------------------------------------------------------------------------------------
 
 def test_inventory_lists_guests_with_fields_and_ownership(hv, runner, lock_dir):
     created = run(hv, runner, lock_dir, state="running", **WEB)

@@ -2,7 +2,7 @@
 # Copyright: openblade.kvm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The resources behind the modules: one guest (domain), a host's list of guests
-(guests) and a read-only inventory (domain_info).  All three go through
+(guests) and a read-only inventory (guest_info).  All three go through
 ``_reconcile.reconcile`` and share :class:`.guest.GuestReconciler`."""
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ class Guests(Resource):
 
 
 class GuestInventory(ReadOnlyResource):
-    """Every guest on the host with its managed fields (domain_info); changes nothing."""
+    """Every guest on the host with its managed fields (guest_info); changes nothing."""
 
     def __init__(self, hypervisor, names=None, managed_only=False):
         self.hv = hypervisor
