@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.openblade.kvm.plugins.module_utils._files import replace_atomic
 from ansible_collections.openblade.kvm.plugins.module_utils._lock import resource_lock
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import ReconcileError
 from ansible_collections.openblade.kvm.plugins.module_utils._validate import ValidationError
@@ -165,7 +166,8 @@ class Download:
                 # The part may predate a change on the server: one clean try from the start.
                 self._transfer()
                 digests = self.verify()
-            os.replace(self.part, self.path)
+            # The verified part stays for the next run if the rename fails.
+            replace_atomic(self.part, self.path, what="downloaded image", durable=True)
             return digests
 
     def verify(self):

@@ -6,11 +6,15 @@ facts that say whether (and how fast) this host can run guests."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 
 from ansible_collections.openblade.kvm.plugins.module_utils._files import read_text, write_atomic
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection import (
+    DEFAULT_URI,
+    Hypervisor,
+    LibvirtFailure,
+)
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import (
     Plan,
     ReconcileError,
@@ -92,11 +96,13 @@ def cpu_virtualization_flag(cpuinfo_text):
     return None
 
 
-def hypervisor_facts(read_file, connect, connect_errors, kvm_device="/dev/kvm"):
+def hypervisor_facts(read_file, connect, kvm_device="/dev/kvm"):
     """What this host can run, observed rather than assumed.
 
     KVM needs the CPU flag, /dev/kvm, and libvirt agreeing it can build a kvm domain
     (the last catches nested setups where the device exists but cannot run guests).
+    ``connect()`` returns a connection.Hypervisor (see :func:`libvirt_connector`); when it
+    cannot (no libvirtd, no python3-libvirt), the facts say so among their problems.
     """
     cpuinfo = read_file("/proc/cpuinfo") or ""
     meminfo = read_file("/proc/meminfo") or ""
@@ -115,17 +121,15 @@ def hypervisor_facts(read_file, connect, connect_errors, kvm_device="/dev/kvm"):
     if match:
         facts["memory_mib"] = int(match.group(1)) // 1024
     try:
-        conn = connect()
-    except connect_errors as exc:
-        facts["problems"].append(f"cannot connect to libvirtd: {exc}")
+        hypervisor = connect()
+    except LibvirtFailure as exc:
+        facts["problems"].append(f"cannot connect to libvirtd: {exc.reason}")
     else:
         try:
-            major, rest = divmod(conn.getLibVersion(), 1000000)
-            minor, micro = divmod(rest, 1000)
-            facts["libvirt_version"] = f"{major}.{minor}.{micro}"
-            facts["domain_types"], facts["qemu_emulator"] = _domain_types(conn.getCapabilities())
+            facts["libvirt_version"] = hypervisor.version()
+            facts["domain_types"], facts["qemu_emulator"] = _domain_types(hypervisor.capabilities())
         finally:
-            conn.close()
+            hypervisor.close()
     # libvirt lists kvm whenever /dev/kvm opens, but some nested hosts expose the device
     # without the CPU flag and fail on the first guest ("KVM internal error").
     if "kvm" in facts["domain_types"] and flag:
@@ -143,18 +147,10 @@ def hypervisor_facts(read_file, connect, connect_errors, kvm_device="/dev/kvm"):
     return facts
 
 
-def libvirt_connector(uri):
-    """(connect, errors) for :func:`hypervisor_facts`; without python3-libvirt, connecting
-    fails with a ReconcileError that says so, which the facts report as a problem."""
-    importlib.invalidate_caches()  # python3-libvirt may have been installed by this very run
-    try:
-        libvirt = importlib.import_module("libvirt")
-    except ImportError:
-        def missing():
-            raise ReconcileError("python3-libvirt is not installed")
-        return missing, ReconcileError
-    libvirt.registerErrorHandler(lambda *_: None, None)  # errors go into the facts instead
-    return (lambda: libvirt.open(uri)), libvirt.libvirtError
+def libvirt_connector(uri=DEFAULT_URI):
+    """The ``connect`` of :func:`hypervisor_facts`: the shared libvirt connection, whose
+    failures (python3-libvirt missing too) the facts report as problems."""
+    return lambda: Hypervisor(uri)
 
 
 def _domain_types(capabilities_xml):

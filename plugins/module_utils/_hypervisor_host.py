@@ -144,7 +144,7 @@ class HypervisorHost(Resource):
         # known yet; say so instead of reporting a host that cannot run guests.
         pending = bool(plan) and not applied and bool(
             set(desired["packages"]) - set(current["packages"]) or not current["service"]["running"])
-        return {"hypervisor": hypervisor_facts(self.read_file, *self._connector()),
+        return {"hypervisor": hypervisor_facts(self.read_file, self._connector()),
                 "facts_pending": pending}
 
     def _connector(self):

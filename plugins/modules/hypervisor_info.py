@@ -82,16 +82,15 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.openblade.kvm.plugins.module_utils._files import read_text
 from ansible_collections.openblade.kvm.plugins.module_utils._host import hypervisor_facts, libvirt_connector
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection import bindings
 
 
 def main():
     module = AnsibleModule(argument_spec=dict(uri=dict(type="str", default="qemu:///system")),
                            supports_check_mode=True)
-    try:
-        import libvirt  # noqa: F401 pylint: disable=unused-import
-    except ImportError:
+    if bindings() is None:
         module.fail_json(msg="python3-libvirt is missing on the target; the hypervisor role installs it")
-    facts = hypervisor_facts(read_text, *libvirt_connector(module.params["uri"]))
+    facts = hypervisor_facts(read_text, libvirt_connector(module.params["uri"]))
     module.exit_json(changed=False, hypervisor=facts)
 
 

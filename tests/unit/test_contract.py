@@ -205,7 +205,7 @@ def guest_inventory(tmp_path):
 def libvirt_networks(tmp_path):
     nets = [{"name": "obt-sales", "bridge": "br-sales"}, {"name": "obt-hr", "bridge": "br-hr"}]
     return libvirt_world(tmp_path, lambda hv, runner, lock_dir: LibvirtNetworks(
-        lambda: hv.conn, nets, prune=True, lock_dir=lock_dir))
+        lambda: hv, nets, prune=True, lock_dir=lock_dir))
 
 
 def cluster_view(tmp_path):

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import libvirt
 import pytest
 
 from ansible_collections.openblade.kvm.plugins.module_utils._host import (
@@ -14,7 +13,10 @@ from ansible_collections.openblade.kvm.plugins.module_utils._host import (
     KernelModules,
     cpu_virtualization_flag,
     hypervisor_facts,
+    libvirt_connector,
 )
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import connection
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection import Hypervisor
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import (
     ReconcileError,
     reconcile,
@@ -110,8 +112,8 @@ def files(flags):
 
 def test_facts_from_libvirt_test_driver():
     # The test driver offers x86_64 hvm guests with domain type 'test' only.
-    facts = hypervisor_facts(files("fpu vmx"), lambda: libvirt.open("test:///default"),
-                             libvirt.libvirtError, kvm_device="/nonexistent")
+    facts = hypervisor_facts(files("fpu vmx"), libvirt_connector("test:///default"),
+                             kvm_device="/nonexistent")
     assert facts["libvirt_version"].count(".") == 2
     assert facts["cpu_count"] == 2
     assert facts["memory_mib"] == 4096
@@ -145,7 +147,7 @@ class FakeConnection:
     ("fpu svm", ["qemu"], "qemu"),
 ])
 def test_virt_type_needs_flag_and_libvirt(flags, types, virt_type):
-    facts = hypervisor_facts(files(flags), lambda: FakeConnection(types), libvirt.libvirtError)
+    facts = hypervisor_facts(files(flags), lambda: Hypervisor(connection=FakeConnection(types)))
     assert facts["virt_type"] == virt_type
     assert facts["libvirt_version"] == "9.0.0"
     assert facts["qemu_emulator"] == "/usr/bin/qemu-system-x86_64"
@@ -153,10 +155,16 @@ def test_virt_type_needs_flag_and_libvirt(flags, types, virt_type):
     assert bool(facts["problems"]) == (virt_type == "qemu")
 
 
-def test_unreachable_libvirtd_is_a_problem_not_a_crash():
-    def refuse():
-        raise libvirt.libvirtError("Failed to connect socket")
-
-    facts = hypervisor_facts(files("vmx"), refuse, libvirt.libvirtError)
+def test_unreachable_libvirtd_is_a_problem_not_a_crash(tmp_path):
+    # A real connection failure: the test driver cannot read a node file that is not there.
+    facts = hypervisor_facts(files("vmx"), libvirt_connector(f"test://{tmp_path}/missing.xml"))
     assert facts["can_run_guests"] is False
-    assert any("cannot connect to libvirtd" in p for p in facts["problems"])
+    problem = next(p for p in facts["problems"] if p.startswith("cannot connect to libvirtd: "))
+    assert "cannot connect to libvirt at" not in problem  # libvirt's reason, said once
+
+
+def test_missing_bindings_are_a_problem_not_a_crash(monkeypatch):
+    monkeypatch.setattr(connection, "bindings", lambda: None)
+    facts = hypervisor_facts(files("vmx"), libvirt_connector())
+    assert facts["can_run_guests"] is False
+    assert "cannot connect to libvirtd: python3-libvirt is not installed" in facts["problems"]

@@ -7,10 +7,9 @@ and the facts from libvirt's test:///default driver."""
 
 from __future__ import annotations
 
-import libvirt
 import pytest
 
-from ansible_collections.openblade.kvm.plugins.module_utils._host import OWNED_HEADER
+from ansible_collections.openblade.kvm.plugins.module_utils._host import OWNED_HEADER, libvirt_connector
 from ansible_collections.openblade.kvm.plugins.module_utils._hypervisor_host import (
     APT_GET,
     DROP_IN_CONTENT,
@@ -56,8 +55,7 @@ class Host:
 
     def resource(self, runner):
         return HypervisorHost(runner, PACKAGES, ["8021q"], persist_file=str(self.persist),
-                              drop_in=str(self.drop_in), connect=(lambda: libvirt.open("test:///default"),
-                                                                  libvirt.libvirtError),
+                              drop_in=str(self.drop_in), connect=libvirt_connector("test:///default"),
                               lock_dir=str(self.root / "lock"), proc_root=str(self.root))
 
 

@@ -6,9 +6,10 @@ them), sizes, tags, and the in-use checks against libvirt's test driver."""
 
 from __future__ import annotations
 
-import libvirt
 import pytest
 
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import connection
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection import Hypervisor
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm import commands, sizes, tags
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm.inuse import (
     Domains,
@@ -193,7 +194,7 @@ NODE = """<node>
 def domains(tmp_path):
     node = tmp_path / "node.xml"
     node.write_text(NODE)
-    return Domains(connect=lambda: libvirt.openReadOnly(f"test://{node}"))
+    return Domains(connect=lambda: Hypervisor(f"test://{node}", readonly=True))
 
 
 def test_domains_are_found_by_every_name_of_the_device(domains):
@@ -205,13 +206,19 @@ def test_domains_are_found_by_every_name_of_the_device(domains):
     assert domains.using("obt_vg", "vol1") == ([], [])
 
 
-def test_unreachable_libvirt_refuses_instead_of_guessing():
-    def refuse():
-        raise libvirt.libvirtError("Failed to connect socket to '/run/libvirt/libvirt-sock'")
-
+def test_unreachable_libvirt_refuses_instead_of_guessing(tmp_path):
+    # A real connection failure: the test driver cannot read a node file that is not there.
     with pytest.raises(ReconcileError, match="cannot check which libvirt domains .* use the volume: "
-                       ".*refusing to go on without knowing"):
-        Domains(connect=refuse).using("obt_vg", "vol1")
+                       ".*refusing to go on without knowing") as failed:
+        Domains(uri=f"test://{tmp_path}/missing.xml").using("obt_vg", "vol1")
+    assert "cannot connect to libvirt at" not in str(failed.value)  # libvirt's reason, said once
+
+
+def test_missing_bindings_refuse_with_a_clear_message(monkeypatch):
+    monkeypatch.setattr(connection, "bindings", lambda: None)
+    with pytest.raises(ReconcileError, match=r"cannot check which libvirt domains use the volume: the "
+                       r"libvirt Python bindings are missing \(Debian: python3-libvirt\)"):
+        Domains().using("obt_vg", "vol1")
 
 
 def test_device_paths():

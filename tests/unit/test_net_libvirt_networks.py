@@ -10,6 +10,7 @@ import re
 import libvirt
 import pytest
 
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection import Hypervisor
 from ansible_collections.openblade.kvm.plugins.module_utils._net.libvirt_networks import (
     LibvirtNetworks,
     network_uuid,
@@ -34,7 +35,8 @@ def conn():
 
 
 def resource(conn, tmp_path, networks, prune=False):
-    return LibvirtNetworks(lambda: conn, networks, prune=prune, lock_dir=str(tmp_path / "lock"))
+    return LibvirtNetworks(lambda: Hypervisor(connection=conn), networks, prune=prune,
+                           lock_dir=str(tmp_path / "lock"))
 
 
 def check_then_apply(conn, tmp_path, networks, prune=False):

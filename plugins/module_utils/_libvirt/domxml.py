@@ -252,6 +252,18 @@ def read_disk(node):
     }
 
 
+def disk_sources(node):
+    """Everything a <disk> reads: the paths of its source and of its backing chain (file or
+    dev), and the (pool, volume) pairs of a disk of type volume, which only libvirt can
+    turn into paths.  Used by the in-use check of LVM volumes, which must see them all."""
+    paths, volumes = set(), set()
+    for source in node.iter("source"):
+        paths |= {source.get(attribute) for attribute in ("dev", "file") if source.get(attribute)}
+        if node.get("type") == "volume" and source.get("pool") and source.get("volume"):
+            volumes.add((source.get("pool"), source.get("volume")))
+    return paths, volumes
+
+
 def write_disk(node, disk):
     node.set("type", disk["type"])
     node.set("device", disk["device"])

@@ -25,6 +25,8 @@ import os
 import shutil
 import stat
 
+from ansible_collections.openblade.kvm.plugins.module_utils._files import replace_atomic, set_access
+
 SEED_DIR = "/var/lib/libvirt/boot"
 VOLUME_ID = "cidata"  # the label cloud-init's NoCloud datasource looks for
 QEMU_GROUPS = ("libvirt-qemu", "qemu")  # Debian's, then Fedora's and upstream's default
@@ -91,8 +93,9 @@ def build_seed_iso(runner, files, iso_path):
         staged = os.path.join(workdir, "seed.iso")
         runner.run(["genisoimage", "-output", staged, "-volid", VOLUME_ID, "-joliet", "-rock",
                     "-quiet"] + [os.path.join(workdir, file_name) for file_name in sorted(files)])
-        restrict(staged)  # before the rename: the seed is never readable by others, not even briefly
-        os.replace(staged, iso_path)
+        # Access is set before the rename: the seed is never readable by others, not even briefly.
+        mode, owner, group = _access()
+        replace_atomic(staged, iso_path, mode=mode, owner=owner, group=group, what="cloud-init seed")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -106,14 +109,18 @@ def _qemu_gid():
     return None
 
 
-def restrict(path):
-    """Root and the QEMU user may read the seed, nobody else (see the module docstring)."""
+def _access():
+    """(mode, owner, group) of a seed: root and the QEMU user may read it, nobody else (see
+    the module docstring)."""
     gid = _qemu_gid()
     if gid is not None and os.geteuid() == 0:
-        os.chown(path, 0, gid)
-        os.chmod(path, 0o640)
-    else:
-        os.chmod(path, 0o600)
+        return 0o640, 0, gid
+    return 0o600, None, None
+
+
+def restrict(path):
+    """Close the seed at ``path`` to other users, as a new one is (see :func:`_access`)."""
+    set_access(path, *_access())
 
 
 def exposed(path):

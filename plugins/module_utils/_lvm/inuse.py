@@ -17,24 +17,17 @@
 from __future__ import annotations
 
 import os
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import model
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection import (
+    DEFAULT_URI,
+    Hypervisor,
+    LibvirtFailure,
+    LibvirtMissing,
+)
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm.report import dm_name
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import ReconcileError
-
-
-def _libvirt():
-    """The libvirt bindings, imported only when a destructive action needs them (the
-    import alone takes a second on a slow host), or None when they are missing."""
-    try:
-        import libvirt
-    except ImportError:
-        return None
-    return libvirt
-
-
-DEFAULT_URI = "qemu:///system"
 
 
 class InUse(ReconcileError):
@@ -131,35 +124,34 @@ class Domains:
 
     def __init__(self, uri=DEFAULT_URI, connect=None):
         self.uri = uri
-        self._connect = connect
+        # A read-only connection: this check never changes anything.  libvirt itself is
+        # imported only when a destructive action asks (see connection.bindings).
+        self._connect = connect if connect is not None else (
+            lambda: Hypervisor(uri, readonly=True))
         self._cache = None
 
     def disk_sources(self):
         """[(domain name, running, {source paths})] for every domain, running or not."""
         if self._cache is not None:
             return self._cache
-        libvirt = _libvirt()
-        if libvirt is None:
-            raise ReconcileError("cannot check which libvirt domains use the volume: the libvirt "
-                                 "Python bindings are missing (Debian: python3-libvirt)")
+        if model.etree is None:
+            raise ReconcileError("cannot check which libvirt domains use the volume: the lxml "
+                                 "Python library is missing (Debian: python3-lxml)")
         try:
-            conn = self._connect() if self._connect is not None else libvirt.openReadOnly(self.uri)
+            hypervisor = self._connect()
             try:
                 found = []
-                for dom in conn.listAllDomains(0):
-                    running = bool(dom.isActive())
-                    xmls = [dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)]
-                    if running:
-                        xmls.append(dom.XMLDesc(0))
-                    sources = set()
-                    for text in xmls:
-                        sources |= _sources(conn, text, libvirt.libvirtError)
-                    found.append((dom.name(), running, sources))
+                for dom in hypervisor.domains():
+                    running = hypervisor.is_active(dom)
+                    found.append((dom.name(), running, hypervisor.disk_paths(dom, running)))
             finally:
-                conn.close()
-        except libvirt.libvirtError as exc:
+                hypervisor.close()
+        except LibvirtMissing:
+            raise ReconcileError("cannot check which libvirt domains use the volume: the libvirt "
+                                 "Python bindings are missing (Debian: python3-libvirt)") from None
+        except LibvirtFailure as exc:
             raise ReconcileError(f"cannot check which libvirt domains ({self.uri}) use the volume: "
-                                 f"{exc}; refusing to go on without knowing") from None
+                                 f"{exc.reason}; refusing to go on without knowing") from None
         self._cache = found
         return found
 
@@ -171,30 +163,6 @@ class Domains:
             if any(source in paths or os.path.realpath(source) in paths for source in sources):
                 (running if active else stopped).append(name)
         return sorted(running), sorted(stopped)
-
-
-def _sources(conn, xml_text, errors):
-    """Paths of every disk source in a domain XML, including backing chains and disks
-    that name a libvirt storage volume."""
-    root = ET.fromstring(xml_text)
-    paths = set()
-    for disk in root.iterfind("devices/disk"):
-        for source in disk.iter("source"):
-            for attribute in ("dev", "file"):
-                if source.get(attribute):
-                    paths.add(source.get(attribute))
-            if disk.get("type") == "volume" and source.get("pool") and source.get("volume"):
-                path = _volume_path(conn, source.get("pool"), source.get("volume"), errors)
-                if path:
-                    paths.add(path)
-    return paths
-
-
-def _volume_path(conn, pool, volume, errors):
-    try:
-        return conn.storagePoolLookupByName(pool).storageVolLookupByName(volume).path()
-    except errors:  # a volume that cannot be resolved is not our LV either
-        return None
 
 
 def users_of(lv, domains, proc_root="/", sys_root="/"):

@@ -17,17 +17,13 @@ import uuid
 import xml.etree.ElementTree as ET
 
 from ansible_collections.openblade.kvm.plugins.module_utils import _validate as validate
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection import Hypervisor
 from ansible_collections.openblade.kvm.plugins.module_utils._lock import resource_lock
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import (
     Plan,
     ReconcileError,
     Resource,
 )
-
-try:
-    import libvirt
-except ImportError:  # reported by the module through missing_required_lib
-    libvirt = None
 
 NETWORK_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:openblade:kvm:network")
 NETWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -60,7 +56,7 @@ class LibvirtNetworks(Resource):
     networks that are not listed are removed."""
 
     def __init__(self, connect, networks, prune=False, lock_dir=None):
-        self.connect = connect
+        self.connect = connect  # () -> a connection.Hypervisor
         self.prune = bool(prune)
         self.lock_dir = lock_dir
         self.wanted = {}
@@ -82,10 +78,10 @@ class LibvirtNetworks(Resource):
         return resource_lock("libvirt-networks", "all", timeout=LOCK_TIMEOUT, **kwargs)
 
     def observe(self):
-        self.conn = self.connect()
+        self.hypervisor = self.connect()
         self.handles, self.ours = {}, set()
         state = {}
-        for network in self._call("list networks", self.conn.listAllNetworks):
+        for network in self.hypervisor.networks("libvirt: cannot list networks"):
             name = network.name()
             mine = network.UUIDString() == network_uuid(name)
             if name not in self.wanted and not (self.prune and mine):
@@ -139,27 +135,16 @@ class LibvirtNetworks(Resource):
         return lambda: self._call(f"{what} network {name}", getattr(self.handles[name], method))
 
     def _define(self, name, bridge):
-        self.handles[name] = self._call(f"define network {name}", self.conn.networkDefineXML,
-                                        network_xml(name, bridge))
+        self.handles[name] = self.hypervisor.define_network(network_xml(name, bridge),
+                                                            f"libvirt: cannot define network {name}")
 
     def _call(self, what, function, *args):
-        try:
-            return function(*args)
-        except libvirt.libvirtError as exc:
-            raise ReconcileError(f"libvirt: cannot {what}: {exc.get_error_message()}") from None
+        return self.hypervisor.call(f"libvirt: cannot {what}", function, *args)
 
     def result(self, current, desired, plan, applied):
         return {"networks": sorted(name for name, want in desired.items() if want is not None)}
 
 
 def connector(uri):
-    def connect():
-        if libvirt is None:
-            raise ReconcileError("the libvirt Python bindings are required (Debian: python3-libvirt)")
-        # libvirt prints every error to stderr too; ours go into the result.
-        libvirt.registerErrorHandler(lambda _context, _error: None, None)
-        try:
-            return libvirt.open(uri)
-        except libvirt.libvirtError as exc:
-            raise ReconcileError(f"cannot connect to libvirt at {uri}: {exc.get_error_message()}") from None
-    return connect
+    """The ``connect`` of :class:`LibvirtNetworks` for the libvirt at ``uri``."""
+    return lambda: Hypervisor(uri)

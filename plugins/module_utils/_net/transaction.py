@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 
+from ansible_collections.openblade.kvm.plugins.module_utils._files import write_atomic
 from ansible_collections.openblade.kvm.plugins.module_utils._lock import lock_path, resource_lock
 from ansible_collections.openblade.kvm.plugins.module_utils._net.observe import IP_ADDRESSES
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import ReconcileError
@@ -370,10 +371,7 @@ def _next_generation(backup_root):
             last = int(handle.read().strip() or 0)
     except (FileNotFoundError, ValueError):
         last = 0
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(f"{last + 1}\n")
-    os.replace(tmp, path)
+    write_atomic(path, f"{last + 1}\n", what="network change counter")
     return last + 1
 
 
