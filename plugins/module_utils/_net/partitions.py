@@ -127,8 +127,9 @@ def partition_layout(trunk, partitions, bond_name="bond0", bond_mode="active-bac
 
 
 def partition_specs(layout, prune_from=None):
-    """The link specs of a layout; with ``prune_from`` (a Layout), also the removal of
-    every device an earlier partitions run created that this layout no longer has."""
+    """The link specs of a layout; with ``prune_from`` (a Layout, or the FileView observe
+    read), also the removal of every device an earlier partitions run created that this
+    layout no longer has."""
     specs = []
     bond = layout["bond"]
     if bond:
@@ -167,17 +168,16 @@ class PartitionsResource(NetworkResource):
             params["trunk"], params["partitions"], params["bond_name"], params["bond_mode"],
             params["bond_miimon"], params["bond_xmit_hash_policy"], params["trunk_mtu"],
             params["bridge_prefix"])
-        files = layout or units.Layout()
-        self.prune_from = files if params["prune"] else None
-        super().__init__(runner, partition_specs(self.partition_layout), layout=files, **options)
+        self.prune = bool(params["prune"])
+        super().__init__(runner, partition_specs(self.partition_layout), layout=layout or units.Layout(),
+                         **options)
 
-    def observe(self):
+    def observed_specs(self, view):
         # What is stale is read under the lock: a run that waited for another one must also
         # prune what that one created (read before the lock, it was missed).
-        if self.prune_from is not None:
-            self.specs = partition_specs(self.partition_layout, prune_from=self.prune_from)
+        if self.prune:
+            self.specs = partition_specs(self.partition_layout, prune_from=view)
             self.defined = {spec.name: spec for spec in self.specs if spec.present}
-        return super().observe()
 
     def result(self, current, desired, plan, applied):
         return dict(super().result(current, desired, plan, applied), partitions=self.partition_layout)
