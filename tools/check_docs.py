@@ -5,10 +5,9 @@ bootstrap its own venvs offline):
 - every option in the argument spec is documented with the same type, default,
   choices and required flag, and nothing is documented that the spec lacks;
 - every role has a README, meta/main.yml and meta/argument_specs.yml;
-- every role option its tasks pass to a module agrees with that module's option (type,
-  elements, choices; an item's keys also default and required), list items key by key,
-  and every pass-through the tasks make is bound here (ROLE_BINDINGS), so none goes
-  unchecked;
+- every role option that reaches a module option agrees with it (type, elements, choices;
+  list items key by key, with default and required too): those the tasks pass straight are
+  found in the tasks, so none goes unchecked; the others are listed (INDIRECT_BINDINGS);
 - domain_info's RETURN documents exactly the guest fields of the field table.
 """
 
@@ -76,49 +75,11 @@ def compare(where, spec, documented, problems):
 
 # --- roles agree with the modules they pass options to (issue 15) -----------------------------------
 
-# (role, role option, module, module option): the role's tasks hand the option to the module.
-# Module option None: the items of the role's list are the module's own options.  Those a
-# task passes straight (``arg: "{{ option }}"``, ``item.key`` in a loop over the option) are
-# also found in the tasks, and each one found must be listed here; the others (through a
-# fact, a filter or another role) are only listed here.
-ROLE_BINDINGS = [
-    ("hypervisor", "hypervisor_packages", "hypervisor_host", "packages"),
-    ("hypervisor", "hypervisor_apt_update_cache", "hypervisor_host", "update_cache"),
-    ("hypervisor", "hypervisor_kernel_modules", "hypervisor_host", "kernel_modules"),
-    ("network", "network_trunk", "partitions", "trunk"),
-    ("network", "network_partitions", "partitions", "partitions"),
-    ("network", "network_bond_name", "partitions", "bond_name"),
-    ("network", "network_bond_mode", "partitions", "bond_mode"),
-    ("network", "network_bond_miimon", "partitions", "bond_miimon"),
-    ("network", "network_bond_xmit_hash_policy", "partitions", "bond_xmit_hash_policy"),
-    ("network", "network_trunk_mtu", "partitions", "trunk_mtu"),
-    ("network", "network_bridge_prefix", "partitions", "bridge_prefix"),
-    ("network", "network_prune", "partitions", "prune"),
-    ("network", "network_probe", "partitions", "probe"),
-    ("network", "network_rollback_timeout", "partitions", "rollback_timeout"),
-    ("network", "network_allow_management_change", "partitions", "allow_management_change"),
-    ("network", "network_management_address", "partitions", "management_address"),
-    ("network", "network_libvirt_uri", "libvirt_networks", "uri"),
-    ("network", "network_prune", "libvirt_networks", "prune"),
-    ("storage", "storage_pools", "lvm_thinpool", None),
-    ("storage", "storage_golden_images", "golden_image", None),
-    ("storage", "storage_golden_cache_dir", "golden_image", "cache_dir"),
-    ("storage", "storage_golden_read_only", "golden_image", "read_only"),
-    ("storage", "storage_clones", "lvm_clones", "clones"),
-    ("storage", "storage_clones_allow_overcommit", "lvm_clones", "allow_overcommit"),
-    ("guests", "guests_list", "guests", "guests"),
-    ("guests", "guests_defaults", "guests", "guests"),
-    ("guests", "guests_cluster", "guests", "cluster"),
-    ("guests", "guests_uri", "guests", "uri"),
-    ("guests", "guests_prune", "guests", "prune"),
-    ("guests", "guests_prune_force", "guests", "prune_force"),
-    ("guests", "guests_prune_force_stop", "guests", "prune_force_stop"),
-    ("guests", "guests_prune_shutdown_timeout", "guests", "prune_shutdown_timeout"),
-    ("cluster", "cluster_name", "cluster_info", "cluster"),
-    ("cluster", "cluster_name", "cluster_ledger", "cluster"),
-    ("cluster", "cluster_ledger_dir", "cluster_info", "ledger_dir"),
-    ("cluster", "cluster_ledger_dir", "cluster_ledger", "ledger_dir"),
-    ("cluster", "cluster_uri", "cluster_info", "uri"),
+# (role, role option, module, module option): a role option that reaches a module option other
+# than straight from a task (through a fact, a filter, another role), which the tasks do not show.
+# Module option None: the items of the role's list (or the keys of its dict) are the module's own
+# options.  What the tasks pass straight is found in them (task_bindings).
+INDIRECT_BINDINGS = [
     # Through the plan's guests_list to the guests role, and through each move to domain_migrate.
     ("cluster", "cluster_guests", "guests", "guests"),
     ("cluster", "cluster_uri", "domain_migrate", "uri"),
@@ -195,6 +156,16 @@ def module_calls(role):
                 yield key.rsplit(".", 1)[1], args, str(task.get("loop", "")), task.get("vars") or {}
 
 
+def roles():
+    return sorted(path.name for path in (ROOT / "roles").iterdir() if (path / "tasks").is_dir())
+
+
+def role_bindings():
+    """Every (role, role option, module, module option) to compare: found in the tasks, or indirect."""
+    found = {(role, *binding) for role in roles() for binding in task_bindings(role)}
+    return sorted(found | set(INDIRECT_BINDINGS), key=str)
+
+
 def task_bindings(role):
     """{(role option, module, module option)} that the role's tasks pass straight; module option
     None for a loop over the option whose items' keys become the module's options."""
@@ -239,16 +210,13 @@ def role_disagreements(specs=None):
     """What the roles' argument specs and the module argument specs they pass through disagree on."""
     specs = {} if specs is None else specs
     problems, used = [], set()
-    roles = sorted(path.name for path in (ROOT / "roles").iterdir() if (path / "tasks").is_dir())
-    bound = {(role, option, module, module_option) for role, option, module, module_option in ROLE_BINDINGS}
-    for role in roles:
-        if not any(binding[0] == role for binding in ROLE_BINDINGS):
-            problems.append(f"role {role}: no option of it is bound to a module option (ROLE_BINDINGS)")
-        for option, module, module_option in sorted(task_bindings(role), key=str):
-            if (role, option, module, module_option) not in bound:
-                problems.append(f"role {role}: its tasks pass {option} to {module} "
-                                f"{module_option or '(items)'}, which ROLE_BINDINGS does not list")
-    for role, option, module, module_option in ROLE_BINDINGS:
+    bindings = role_bindings()
+    problems += [f"role {role}: none of its options reaches a module option" for role in roles()
+                 if not any(binding[0] == role for binding in bindings)]
+    problems += [f"role {role}: INDIRECT_BINDINGS lists {option} -> {module} {module_option}, which the "
+                 "tasks pass straight" for role, option, module, module_option in INDIRECT_BINDINGS
+                 if (option, module, module_option) in task_bindings(role)]
+    for role, option, module, module_option in bindings:
         if module not in specs:
             specs[module] = argument_spec(module)
         role_spec = role_options(role).get(option)
