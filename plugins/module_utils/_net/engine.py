@@ -60,7 +60,7 @@ def _lines(content):
 
 
 def _timeout(value):
-    number = validate._as_int(value)
+    number = validate.as_int(value)
     if number is None or not 5 <= number <= 3600:
         raise validate.ValidationError(
             f"rollback_timeout: {value!r} is not a valid timeout (allowed: integers 5-3600 seconds)",

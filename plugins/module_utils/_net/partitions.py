@@ -41,7 +41,9 @@ def _fail(option, message):
     raise validate.ValidationError(f"{option}: {message}", option=option)
 
 
-def _partition(index, entry, trunk_if, bridge_prefix):
+def partition_entry(index, entry, trunk_if, bridge_prefix):
+    """One validated partition (``partitions[index]``) of a trunk; the inventory plugin checks
+    entries one by one with it too."""
     where = f"partitions[{index}]"
     if not isinstance(entry, dict):
         _fail(where, f"{entry!r} is not a partition (a dict with name, vlan, subnet)")
@@ -101,7 +103,8 @@ def partition_layout(trunk, partitions, bond_name="bond0", bond_mode="active-bac
         _fail("bridge_prefix", f"{bridge_prefix!r} is not a string")
     if not isinstance(partitions, list):
         _fail("partitions", f"{partitions!r} is not a list of partitions")
-    layout = [_partition(index, entry, trunk_if, bridge_prefix) for index, entry in enumerate(partitions)]
+    layout = [partition_entry(index, entry, trunk_if, bridge_prefix)
+              for index, entry in enumerate(partitions)]
     for key, what in (("name", "name"), ("vlan", "VLAN ID")):
         seen = {}
         for part in layout:
