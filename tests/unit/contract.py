@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import sys
 
+from ansible_collections.openblade.kvm.plugins.module_utils._lvm.inuse import Domains
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import reconcile
 from ansible_collections.openblade.kvm.plugins.module_utils._runner import Runner
 from ansible_collections.openblade.kvm.tests.unit.fakes import FakeRunner
@@ -142,16 +143,18 @@ class _Reads:
             cls.active.append(("libvirt", function.__name__))
 
     @classmethod
-    def recording(cls, run):
-        def recorded(runner, argv, *args, **kwargs):
+    def recording(cls, what, function):
+        def recorded(owner, *args, **kwargs):
             if cls.active is not None:
-                cls.active.append(("run", tuple(argv)))
-            return run(runner, argv, *args, **kwargs)
+                cls.active.append((what, args))
+            return function(owner, *args, **kwargs)
         return recorded
 
 
 sys.addaudithook(_Reads.hook)
-Runner.run = _Reads.recording(Runner.run)
+Runner.run = _Reads.recording("run", Runner.run)
+# Which domains use a volume: libvirt (or a test's stand-in for it), asked by every in-use check.
+Domains.using = _Reads.recording("in-use", Domains.using)
 
 
 class Watch:

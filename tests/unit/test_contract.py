@@ -92,6 +92,30 @@ def thin_volume(tmp_path):
     return table_world(module.builder(tmp_path, size="1g"), host)
 
 
+def thin_volume_removed(tmp_path):
+    # A removal checks who uses the volume: read in observe, like every other read.
+    module = test_lvm_volume
+    host = TableHost(module.host(**module.state(lv("vol1", size=GIB))),
+                     [["lvremove", "--yes", "obt_vg/vol1"]], module.host(**module.state()))
+    return table_world(module.builder(tmp_path, state="absent"), host)
+
+
+def thin_volume_shrunk(tmp_path):
+    module = test_lvm_volume
+    shrink = ["lvreduce", "--yes", "--size", f"{GIB}b", "obt_vg/vol1"]
+    host = TableHost(module.host(**module.state(lv("vol1", size=2 * GIB))), [shrink],
+                     module.host(**module.state(lv("vol1", size=GIB))))
+    return table_world(module.builder(tmp_path, size="1g", force=True), host)
+
+
+def clones_removed(tmp_path):
+    module = test_lvm_clones
+    host = TableHost(module.state(module.clone("web1"), module.clone("web2")), [module.remove("web2-root")],
+                     module.state(module.clone("web1")))
+    return table_world(module.builder(tmp_path, [module.item("web1"), module.item("web2", state="absent")]),
+                       host)
+
+
 def clones(tmp_path):
     module = test_lvm_clones
     host = TableHost(module.state(), [module.create("web1"), module.extend("web1", GIB)],
@@ -381,8 +405,8 @@ SCENARIOS = {
     "NetworkResource": [network],
     "PartitionsResource": [partitions],
     "ThinPool": [thin_pool],
-    "ThinVolume": [thin_volume],
-    "Clones": [clones],
+    "ThinVolume": [thin_volume, thin_volume_removed, thin_volume_shrunk],
+    "Clones": [clones, clones_removed],
     "GoldenImage": [golden_image],
     "Snapshots": [snapshots],
     "LvmInventory": [lvm_inventory],

@@ -126,6 +126,8 @@ class GoldenImage(LvmResource):
     def observe(self):
         self.observe_vg()
         self.lv = self.lvs.get(self.lv_name)
+        if self.lv is not None and tags.IMPORTING in self.lv.tags:
+            self.observe_users([self.lv_name])  # an interrupted import, removed before the next one
         self.source = None
         done = self.lv is not None and tags.IMPORTING not in self.lv.tags
         # A download that is not cached yet is inspected once it is (see _plan_download).

@@ -82,9 +82,7 @@ class Snapshots(LvmResource):
     def observe(self):
         self.observe_vg()
         self.ours = {name: lv for name, lv in self.lvs.items() if self._ours(lv)}
-        # Who uses the snapshots this run could remove, read now and only for those: the check
-        # asks libvirt, which a run that removes nothing never needs.
-        self.in_use = {name: self.users(self.ours[name]) for name in self._removable()}
+        self.observe_users(self._removable())
         return {"snapshots": [name for _created, name in
                               self._newest_first((created(lv), n) for n, lv in self.ours.items())]}
 
