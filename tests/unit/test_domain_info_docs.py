@@ -49,7 +49,8 @@ def test_a_new_field_of_the_table_must_be_documented(monkeypatch):
 
 def test_domain_info_returns_what_its_return_documents(hv, runner, lock_dir):
     guests.run(hv, runner, lock_dir, name="obt-docs", state="stopped", memory=256, vcpus=1,
-        disks=[{"path": "/var/lib/obt/docs.img"}], nics=[{"bridge": "br0"}], cpu={"mode": "host-model"})
+               disks=[{"path": "/var/lib/obt/docs.img"}], nics=[{"bridge": "br0"}],
+               cpu={"mode": "host-model"})
     contains = documented()["guests"]["contains"]
     result = reconcile(GuestInventory(hv, ["obt-docs"]))
     [guest] = result["guests"]

@@ -457,4 +457,3 @@ def test_desired_and_plan_decide_on_what_observe_read(tmp_path):
     again = fresh.observe()
     assert (again, fresh.desired(again)) == (current, desired)
     assert fresh.plan(again, fresh.desired(again)).descriptions() == planned
-
