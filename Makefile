@@ -16,7 +16,7 @@ help:
 	@echo "make quick  - lint, unit and host integration only (no lab)"
 	@echo "make bench-guests - guests vs domain loop vs community.libvirt (needs libvirtd)"
 	@echo "make bench-cluster - site.yml against a ping round, with and without Mitogen, on 3 lab blades"
-	@echo "make bench-migrate - domain_migrate against plain virsh migrate --copy-storage-all, on 2 lab blades"
+	@echo "make bench-migrate - guest_migrate against plain virsh migrate --copy-storage-all, on 2 lab blades"
 
 setup:
 	@tools/setup-host.sh
@@ -90,15 +90,15 @@ lab-up:
 # down again). Then the storage suite, golden images from a URL, and the killed and
 # concurrent runs on the last blade, beside the network suite on the first two, followed
 # there by the migration suite (blade1 -> blade2 over trunk0, which the network suite leaves
-# clean; the data disks of both are unused until then).
+# clean; the data disks of both are unused until then). Last, the operations on all blades.
 lab-tests:
 	$(VENV)/python -m pytest tests/integration/lab/test_inventory_checks.py tests/integration/lab/test_lab.py -q
 	tools/lanes.sh "$(VENV)/python -m pytest tests/integration/lab/test_network.py tests/integration/lab/test_migrate.py -q" \
 	               "$(VENV)/python -m pytest tests/integration/lab/test_storage.py tests/integration/lab/test_golden_url.py tests/integration/lab/test_killed_runs.py -q"
+	$(MAKE) --no-print-directory lab-tests-operations
 
-# Not yet in `make test`: the evacuation (all 3 blades) and the backups (blade1 -> blade2).
-# The evacuation took 654 s and the backups 468 s, each alone on an idle machine;
-# they join lab-tests once a whole CI run with them is measured. Each removes the VGs it made, so they run one after the other.
+# The operations: evacuate a blade (all 3 blades), then backups (blade1 -> blade2). Each
+# needs blank data disks and removes the VGs it made, so they run one after the other.
 lab-tests-operations:
 	$(VENV)/python -m pytest tests/integration/lab/test_evacuate.py tests/integration/lab/test_backup.py -q
 
@@ -121,7 +121,7 @@ bench-cluster: setup
 	$(LAB) up --blades 3
 	$(VENV)/python benchmarks/cluster/run.py
 
-# A live move: domain_migrate against plain virsh migrate --copy-storage-all (time, downtime,
+# A live move: guest_migrate against plain virsh migrate --copy-storage-all (time, downtime,
 # destination allocation), blade1 -> blade2.
 bench-migrate: setup
 	$(LAB) up --blades 2

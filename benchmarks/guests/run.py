@@ -4,7 +4,7 @@
 """No-change reconcile of 100 defined guests, three ways, side by side in one run.
 
 1. one ``openblade.kvm.guests`` task with the whole list;
-2. a loop of 100 ``openblade.kvm.domain`` tasks;
+2. a loop of 100 ``openblade.kvm.guest`` tasks;
 3. a loop of 100 ``community.libvirt.virt`` tasks (``command: define`` with each guest's
    XML), the module users reach for today; it is taken from the ``ansible`` package on
    PyPI (the wheel is downloaded once with pip and only community.libvirt is unpacked).
@@ -73,7 +73,7 @@ PLAYBOOKS = {
 - hosts: localhost
   gather_facts: false
   tasks:
-    - openblade.kvm.domain: "{{{{ item | combine({{'cluster': '{cluster}'}}) }}}}"
+    - openblade.kvm.guest: "{{{{ item | combine({{'cluster': '{cluster}'}}) }}}}"
       loop: "{{{{ bench_guests }}}}"
       loop_control: {{label: "{{{{ item.name }}}}"}}
 """,

@@ -1,6 +1,6 @@
 # Copyright: openblade.kvm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A live move between two lab blades: openblade.kvm.domain_migrate against the plain
+"""A live move between two lab blades: openblade.kvm.guest_migrate against the plain
 `virsh migrate --live --persistent --undefinesource --copy-storage-all` a user would type
 (to an LV they created on the destination first, with the seed ISO copied there), side by
 side in one run.
@@ -70,10 +70,10 @@ def plain_virsh(src, dest, name):
 
 def ours(src, name):
     started = time.monotonic()
-    result = src.module("domain_migrate", lab.args(name, timeout=1800))
+    result = src.module("guest_migrate", lab.args(name, timeout=1800))
     total = time.monotonic() - started
     if result.get("failed"):
-        raise SystemExit(f"domain_migrate failed: {result['msg']}")
+        raise SystemExit(f"guest_migrate failed: {result['msg']}")
     return total, result.get("job", {}).get("downtime"), result.get("paused_seconds")
 
 

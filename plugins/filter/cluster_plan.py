@@ -58,7 +58,7 @@ options:
     elements: dict
     required: true
   domains:
-    description: What M(openblade.kvm.domain_info) returned on each blade (its C(guests)), by blade. Our guests of this cluster stay where they are.
+    description: What M(openblade.kvm.guest_info) returned on each blade (its C(guests)), by blade. Our guests of this cluster stay where they are.
     type: dict
   ledgers:
     description: Each blade's copy of the address ledger (null where there is none), by blade.
@@ -123,7 +123,7 @@ _value:
     - C(placement) (guest to blade), C(ledger) (the merged ledger with new allocations), C(guests_list) (guests with C(host), for the guests role),
       C(clones) (by blade, for M(openblade.kvm.lvm_clones)) and C(table) (the plan as a Markdown table).
     - C(moves) lists the guests to migrate, each with C(guest), C(source), C(destination) and C(mode) (C(live) or C(cold)), by guest name.
-      A moving guest is left out of C(guests_list) and C(clones). M(openblade.kvm.domain_migrate) moves it, and the next run manages it there.
+      A moving guest is left out of C(guests_list) and C(clones). M(openblade.kvm.guest_migrate) moves it, and the next run manages it there.
     - C(drained) lists the drained blades. The ledger then carries the same list under C(drained).
     - With O(errors=return), a plan that cannot be made is a dict with only C(errors), the list of its one message.
   type: dict

@@ -15,7 +15,7 @@ name: cluster_report
 short_description: Render the capacity and status report of a blade cluster
 version_added: 1.0.0
 description:
-  - Turns what M(openblade.kvm.hypervisor_info), M(openblade.kvm.lvm_info) and M(openblade.kvm.domain_info) found on every blade into the
+  - Turns what M(openblade.kvm.hypervisor_info), M(openblade.kvm.lvm_info) and M(openblade.kvm.guest_info) found on every blade into the
     capacity-planning tables operations teams otherwise keep by hand, as Markdown or as a self-contained HTML page
     (inline CSS, no external assets, every value HTML-escaped).
   - The HTML page draws three pictures as inline SVG, without JavaScript or any external reference, each with a C(<title>) and text labels,
@@ -38,7 +38,7 @@ options:
       - A dict with C(cluster) (name), C(generated) (a timestamp, shown as given), C(cpu_ratio), C(memory_reserve_mib), C(blades) and C(addresses).
       - C(blades) maps each blade name to a dict with C(hypervisor) (the registered result of M(openblade.kvm.hypervisor_info)),
         C(lvm) (the registered result of M(openblade.kvm.lvm_info)),
-        C(guests) (the C(guests) list of M(openblade.kvm.domain_info), null when it could not be read),
+        C(guests) (the C(guests) list of M(openblade.kvm.guest_info), null when it could not be read),
         optionally C(problems) (a list of strings) and C(declared) (the blade's C(blade_capacity), which placement uses;
         the report lists it as a problem where it promises more cores, RAM or thin pool than the blade reports;
         C(pool_gib) is compared with the largest thin pool plus what LVM's own allocation takes from a pool of that size,

@@ -6,7 +6,7 @@
 The plan needs two things from each blade: which of the cluster's guests are defined
 there, and the blade's copy of the ledger.  :class:`ClusterView` returns both in one
 call; :class:`LedgerCopy` writes the merged ledger back in one call.  (They replace a
-stat, a domain_info, a slurp, a file and a copy task: five round trips per blade.)
+stat, a guest_info, a slurp, a file and a copy task: five round trips per blade.)
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ requirements:
   - python3-libvirt and python3-lxml on the target host, once libvirtd is installed
 seealso:
   - module: openblade.kvm.cluster_ledger
-  - module: openblade.kvm.domain_info
+  - module: openblade.kvm.guest_info
 """
 
 EXAMPLES = r"""
@@ -45,7 +45,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 guests:
-  description: The cluster's guests defined on this blade, with the fields M(openblade.kvm.domain_info) returns.
+  description: The cluster's guests defined on this blade, with the fields M(openblade.kvm.guest_info) returns.
   returned: always
   type: list
   elements: dict

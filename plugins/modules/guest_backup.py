@@ -97,7 +97,7 @@ extends_documentation_fragment:
 notes:
   - Check mode takes no snapshot and sends nothing. It reserves the pool's metadata snapshot for a moment (and releases it) to estimate the bytes
     each disk would send against the live volume (C(estimated_bytes) in RV(disks)).
-  - Two runs on one guest never interleave (the guest's lock, the same one M(openblade.kvm.domain) and M(openblade.kvm.domain_migrate) take).
+  - Two runs on one guest never interleave (the guest's lock, the same one M(openblade.kvm.guest) and M(openblade.kvm.guest_migrate) take).
 requirements:
   - lvm2, thin-provisioning-tools and python3-libvirt on both blades; ssh here; python3 and sha256sum on the target.
 seealso:

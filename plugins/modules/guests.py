@@ -11,7 +11,7 @@ short_description: All KVM guests of one host, reconciled in one call
 version_added: 1.0.0
 description:
   - Takes the whole desired list of guests for one host and reconciles each of them exactly as
-    M(openblade.kvm.domain) does (same options, same classification of changes, same refusals), in one
+    M(openblade.kvm.guest) does (same options, same classification of changes, same refusals), in one
     module invocation over one libvirt connection.
   - Nothing is changed unless every guest of the list validates and plans cleanly, so one bad entry
     does not leave a host half-applied.
@@ -43,14 +43,14 @@ options:
     type: int
     default: 120
 extends_documentation_fragment:
-  - openblade.kvm.domain.guests
+  - openblade.kvm.guest.guests
   - openblade.kvm.attributes
 requirements:
   - python3-libvirt and python3-lxml on the target host
   - genisoimage on the target host, for O(guests[].cloud_init)
 seealso:
-  - module: openblade.kvm.domain
-  - module: openblade.kvm.domain_info
+  - module: openblade.kvm.guest
+  - module: openblade.kvm.guest_info
 """
 
 EXAMPLES = r"""
@@ -86,7 +86,7 @@ actions:
   type: list
   elements: str
 guests:
-  description: Per guest (by name) what M(openblade.kvm.domain) returns, plus C(changed) and C(actions).
+  description: Per guest (by name) what M(openblade.kvm.guest) returns, plus C(changed) and C(actions).
   returned: always
   type: dict
   sample:
@@ -143,7 +143,7 @@ from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection 
     Hypervisor,
     require_libraries,
 )
-from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.resources import GuestsResource
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.resources import Guests
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.spec import (
     guests_argument_spec,
     names_are_not_secret,
@@ -156,7 +156,7 @@ def main():
     module = AnsibleModule(argument_spec=guests_argument_spec(), supports_check_mode=True)
     require_libraries(module)
     names_are_not_secret(module)
-    run_module(module, lambda m: GuestsResource(Hypervisor(m.params["uri"]), Runner(m), m.params))
+    run_module(module, lambda m: Guests(Hypervisor(m.params["uri"]), Runner(m), m.params))
 
 
 if __name__ == "__main__":

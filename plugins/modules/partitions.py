@@ -147,7 +147,7 @@ rollback_log:
 """
 
 from ansible_collections.openblade.kvm.plugins.module_utils._net.options import run_network_module
-from ansible_collections.openblade.kvm.plugins.module_utils._net.partitions import PartitionsResource
+from ansible_collections.openblade.kvm.plugins.module_utils._net.partitions import Partitions
 
 
 def main():
@@ -171,7 +171,7 @@ def main():
             bridge_prefix=dict(type="str", default="br-"),
             prune=dict(type="bool", default=False),
         ),
-        resource=PartitionsResource,
+        resource=Partitions,
         link_options=False,
     )
 

@@ -32,7 +32,7 @@ DRAINED = "drained"  # the ledger's key: blades that receive no new guest
 # Which existing guests the plan may move: none (site.yml's default: a changed pin is
 # refused), drained (evacuate.yml: the guests of a drained blade), all (also changed pins).
 MIGRATE = ("none", "drained", "all")
-LIVE = ("running", "paused")  # domain_info states that domain_migrate moves live
+LIVE = ("running", "paused")  # guest_info states that guest_migrate moves live
 
 
 class PlanError(ValueError):
@@ -146,7 +146,7 @@ def inventory_problems(cluster, guests, blades, partitions, golden_images, pools
 
 
 def existing_placement(domains_by_blade, cluster):
-    """{guest: blade} for our guests of ``cluster`` that the blades report (domain_info)."""
+    """{guest: blade} for our guests of ``cluster`` that the blades report (guest_info)."""
     where = {}
     for blade in sorted(domains_by_blade):
         for domain in domains_by_blade[blade] or []:
@@ -290,7 +290,7 @@ def _plan(cluster, guests, blades, partitions, golden_images, pools, domains_by_
     for guest in guests:
         name, blade, image = guest["name"], placement[guest["name"]], golden[guest["image"]]
         if name in moving:
-            # Moved by domain_migrate in this run (the moves play, before storage and guests):
+            # Moved by guest_migrate in this run (the moves play, before storage and guests):
             # handing it over too would clone and define it on the destination in check mode.
             # Other changes to it apply on the next run.
             continue

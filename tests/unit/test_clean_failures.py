@@ -66,7 +66,7 @@ def assert_clean_failure(result, failed_action, actions_done, error):
 def test_libvirt_seed_write_error(tmp_path):
     libvirt = pytest.importorskip("libvirt")
     from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection import Hypervisor
-    from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.resources import DomainResource
+    from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.resources import Guest
     from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.spec import domain_argument_spec
 
     blocker = tmp_path / "not-a-directory"
@@ -78,7 +78,7 @@ def test_libvirt_seed_write_error(tmp_path):
     hypervisor = Hypervisor(connection=libvirt.open("test:///default"))
 
     def build(_module):
-        return DomainResource(hypervisor, FakeRunner({}), params, lock_dir=str(tmp_path / "locks"))
+        return Guest(hypervisor, FakeRunner({}), params, lock_dir=str(tmp_path / "locks"))
 
     build_seed = f"build cloud-init seed {blocker}/seed.iso for clean-failure"
     assert run(build, check_mode=True)["actions"][0] == build_seed

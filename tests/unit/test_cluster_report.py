@@ -41,7 +41,7 @@ def lvm(*pools):
 
 
 def guest(name, vcpus, memory, state="running", partitions=("office",), **extra):
-    """A guest as domain_info returns it (only the fields the report reads, plus a few)."""
+    """A guest as guest_info returns it (only the fields the report reads, plus a few)."""
     nics = [{"mac": f"52:54:00:00:00:{i:02x}", "partition": p, "bridge": None, "model": "virtio"}
             for i, p in enumerate(partitions)]
     return {"name": name, "state": state, "vcpus": vcpus, "max_vcpus": vcpus, "memory": memory,
@@ -68,7 +68,7 @@ def cluster():
                 "lvm": lvm(pool("thinpool", 50, 91.2, 85.0, 150, max_overcommit=2.5)),
                 "guests": [guest("big", 12, 4096), guest("<x>", 6, 4096, partitions=("dmz",),
                                                          reboot_pending=True)],
-                "problems": ["domain_info: something odd"],
+                "problems": ["guest_info: something odd"],
             },
             "blade3": {},
         },
@@ -180,13 +180,13 @@ def test_values_over_capacity_or_threshold_are_flagged_in_both_formats():
 def test_problems_list_failed_modules_hypervisor_problems_and_silent_blades():
     data = cluster()
     data["blades"]["blade1"]["lvm"] = {"failed": True, "msg": "lvm2 is not installed on this host"}
-    data["blades"]["blade1"]["guests"] = None  # as the playbook passes a failed domain_info
+    data["blades"]["blade1"]["guests"] = None  # as the playbook passes a failed guest_info
     markdown = cluster_report(data, "markdown")
     # Unknown guests mean unknown use, not an idle blade.
     assert rows(markdown, "blade1")[0][4:6] == ["?", "?"] and rows(markdown, "blade1")[0][-1] == "?/?"
     assert "| blade1 | lvm_info: lvm2 is not installed on this host |" in markdown
     assert "| blade2 | guests run under TCG software emulation |" in markdown
-    assert "| blade2 | domain_info: something odd |" in markdown
+    assert "| blade2 | guest_info: something odd |" in markdown
     assert "| blade3 | no data: the blade was unreachable or failed before the report |" in markdown
     assert rows(markdown, "blade1")[1][1] == ("**unknown: lvm_info gave no answer (see problems) "
                                               "⚠ no storage data**")

@@ -21,9 +21,9 @@ from ansible_collections.openblade.kvm.plugins.module_utils import _reconcile
 from ansible_collections.openblade.kvm.plugins.module_utils._cluster import ClusterView, LedgerCopy
 from ansible_collections.openblade.kvm.plugins.module_utils._host import KernelModules
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.resources import (
-    DomainResource,
+    Guest,
     GuestInventory,
-    GuestsResource,
+    Guests,
 )
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm import commands, thinmap
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm.base import LvmResource
@@ -193,7 +193,7 @@ WEB = test_libvirt_reconcile.WEB
 
 
 def domain(tmp_path):
-    return libvirt_world(tmp_path, lambda hv, runner, lock_dir: DomainResource(
+    return libvirt_world(tmp_path, lambda hv, runner, lock_dir: Guest(
         hv, runner, test_libvirt_reconcile.params(state="running", **WEB), lock_dir=lock_dir))
 
 
@@ -201,7 +201,7 @@ def domain_live_change(tmp_path):
     def prepare(hv, runner, lock_dir):
         test_libvirt_reconcile.run(hv, runner, lock_dir, state="running", **WEB)
     wanted = {**WEB, "memory": 384, "vcpus": 2, "nics": WEB["nics"] + [{"bridge": "br1"}]}
-    return libvirt_world(tmp_path, lambda hv, runner, lock_dir: DomainResource(
+    return libvirt_world(tmp_path, lambda hv, runner, lock_dir: Guest(
         hv, runner, test_libvirt_reconcile.params(state="running", **wanted), lock_dir=lock_dir),
         prepare=prepare)
 
@@ -214,7 +214,7 @@ def guests(tmp_path):
 
     def prepare(hv, runner, lock_dir):  # a guest of ours the list no longer has: pruned
         test_libvirt_reconcile.run(hv, runner, lock_dir, **{**WEB, "name": "web3"})
-    world = libvirt_world(tmp_path, lambda hv, runner, lock_dir: GuestsResource(
+    world = libvirt_world(tmp_path, lambda hv, runner, lock_dir: Guests(
         hv, runner, params, lock_dir=lock_dir), prepare=prepare)
     state = world.state
     world.state = lambda: (state(), tree(str(tmp_path), skip={str(tmp_path / "lock")}))
@@ -305,7 +305,7 @@ def partitions(tmp_path):
     return net_world(tmp_path, host, lambda runner: module.partitions(runner, tmp_path))
 
 
-# --- domain_migrate: two test drivers and two table hosts (see test_libvirt_migrate) ------------------
+# --- guest_migrate: two test drivers and two table hosts (see test_libvirt_migrate) ------------------
 
 class RemoteTableHost(TableHost):
     """The destination, which also starts the discarding end before the switch-over."""
@@ -394,8 +394,8 @@ SCENARIOS = {
     "Restore": [guest_restore],
     "Migration": [migration],
     "Clone": [clone],
-    "DomainResource": [domain, domain_live_change],
-    "GuestsResource": [guests],
+    "Guest": [domain, domain_live_change],
+    "Guests": [guests],
     "GuestInventory": [guest_inventory],
     "LibvirtNetworks": [libvirt_networks],
     "ClusterView": [cluster_view],
@@ -403,7 +403,7 @@ SCENARIOS = {
     "KernelModules": [kernel_modules],
     "HypervisorHost": [hypervisor_host],
     "NetworkResource": [network],
-    "PartitionsResource": [partitions],
+    "Partitions": [partitions],
     "ThinPool": [thin_pool],
     "ThinVolume": [thin_volume, thin_volume_removed, thin_volume_shrunk],
     "Clones": [clones, clones_removed],

@@ -16,7 +16,7 @@ def tool():
 
 def fragment(text):
     namespace = {}
-    exec(compile(text, "domain.py", "exec"), namespace)
+    exec(compile(text, "guest.py", "exec"), namespace)
     return namespace["ModuleDocFragment"]
 
 
@@ -49,7 +49,7 @@ def test_code_built_fragment_is_refused(tool, tmp_path, monkeypatch):
 
 def test_generated_docs_match_the_spec_and_guests_is_derived(tool):
     spec = tool.libvirt_spec()
-    docs = fragment(tool.DOMAIN.read_text())
+    docs = fragment(tool.GUEST.read_text())
     options = yaml.safe_load(docs.DOCUMENTATION)["options"]
     assert list(options) == list(spec.CONNECTION_SPEC) + list(spec.GUEST_SPEC)
     assert options["disks"]["suboptions"]["cache"]["choices"] == list(spec.CACHE_MODES)
@@ -68,7 +68,7 @@ def test_changed_default_in_the_spec_is_drift(tool):
 
     spec = changed_spec(tool, change)
     text = tool.generate(spec=spec)
-    assert text != tool.DOMAIN.read_text()
+    assert text != tool.GUEST.read_text()
     docs = fragment(text)
     assert yaml.safe_load(docs.DOCUMENTATION)["options"]["memory"]["default"] == 2048
     assert yaml.safe_load(docs.GUESTS)["options"]["guests"]["suboptions"]["memory"]["default"] == 2048

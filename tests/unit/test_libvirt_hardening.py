@@ -28,8 +28,8 @@ from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.classify im
     classify,
 )
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.resources import (  # noqa: E402
-    DomainResource,
-    GuestsResource,
+    Guest,
+    Guests,
 )
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.spec import (  # noqa: E402
     domain_argument_spec,
@@ -124,7 +124,7 @@ def test_a_held_guest_lock_stops_the_run_before_it_observes(hv, runner, lock_dir
     try:
         assert holder.stdout.readline() == "held\n"
         observed = []
-        resource = DomainResource(hv, runner, params(state="running", **WEB), lock_dir=lock_dir)
+        resource = Guest(hv, runner, params(state="running", **WEB), lock_dir=lock_dir)
         monkeypatch.setattr(resource.guest, "observe", lambda: observed.append(True))
         with pytest.raises(_lock.LockTimeout, match=f"domain 'web1' is locked by PID {holder.pid}"):
             reconcile(resource)
@@ -144,7 +144,7 @@ def test_a_batch_locks_its_guests_sorted_within_one_deadline(hv, runner, lock_di
         taken.append((name, timeout))
         return real_lock(kind, name, timeout=timeout, **kwargs)
     monkeypatch.setattr(guest, "resource_lock", recording_lock)
-    resource = GuestsResource(hv, runner, guests_params(
+    resource = Guests(hv, runner, guests_params(
         [dict(params(**WEB), name=name) for name in ("web3", "web1", "web2")], prune=True), lock_dir=lock_dir)
     original_observe = resource.observe
 
@@ -179,7 +179,7 @@ def test_memory_and_vcpus_are_judged_against_the_running_limits():
 def test_missing_disk_and_network_are_named_in_check_mode_and_real_run(hv, runner, lock_dir, tmp_path):
     disk = tmp_path / "web1.qcow2"
     options = {**WEB, "disks": [{"path": str(disk), "format": "qcow2"}], "nics": [{"partition": "office"}]}
-    predicted = reconcile(DomainResource(hv, runner, params(state="running", **options), lock_dir=lock_dir),
+    predicted = reconcile(Guest(hv, runner, params(state="running", **options), lock_dir=lock_dir),
                           check_mode=True)
     assert predicted["actions"] == ["define web1", "start web1"]
     assert predicted["warnings"] == [

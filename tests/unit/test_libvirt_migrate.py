@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: openblade.kvm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""domain_migrate's reconcile against two private libvirt test drivers (source and
+"""guest_migrate's reconcile against two private libvirt test drivers (source and
 destination) and two LVM hosts answered from tables.  The test driver cannot migrate,
 so the data path (the libvirt job, the sparse copy) is a stand-in that moves the
 definition the way libvirt does; the lab tier proves the real one."""

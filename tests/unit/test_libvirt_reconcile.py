@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: openblade.kvm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The guest reconcile (domain, guests, domain_info) against libvirt's test:///default driver.
+"""The guest reconcile (domain, guests, guest_info) against libvirt's test:///default driver.
 
 Every case runs in check mode first and must report the same ``changed`` and
 ``actions`` as the real run that follows; then the state is read back from libvirt.
@@ -18,9 +18,9 @@ libvirt = pytest.importorskip("libvirt", reason="libvirt-python is a test requir
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import model  # noqa: E402
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection import Hypervisor  # noqa: E402
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.resources import (  # noqa: E402
-    DomainResource,
+    Guest,
     GuestInventory,
-    GuestsResource,
+    Guests,
 )
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.spec import (  # noqa: E402
     domain_argument_spec,
@@ -120,9 +120,9 @@ def params(**options):
     return values
 
 
-def run(hv, runner, lock_dir, resource_class=DomainResource, diff=False, **options):
+def run(hv, runner, lock_dir, resource_class=Guest, diff=False, **options):
     """Check mode, then the real run; both must agree.  Returns the real result."""
-    args = params(**options) if resource_class is DomainResource else options
+    args = params(**options) if resource_class is Guest else options
     predicted = reconcile(resource_class(hv, runner, args, lock_dir=lock_dir), check_mode=True,
                           diff_mode=diff)
     result = reconcile(resource_class(hv, runner, args, lock_dir=lock_dir), check_mode=False,
@@ -161,7 +161,7 @@ def test_create_running_guest_then_nothing_to_do(hv, runner, lock_dir):
 
 
 def test_check_mode_alone_changes_nothing(hv, runner, lock_dir):
-    result = reconcile(DomainResource(hv, runner, params(state="running", **WEB), lock_dir=lock_dir),
+    result = reconcile(Guest(hv, runner, params(state="running", **WEB), lock_dir=lock_dir),
                        check_mode=True)
     assert result["changed"] and result["actions"] == ["define web1", "start web1"]
     assert hv.lookup("web1") is None
@@ -369,17 +369,17 @@ def test_guests_reconciles_the_list_and_prunes_only_ours(hv, runner, lock_dir):
     hv.conn.defineXML("<domain type='qemu'><name>manual</name><memory unit='MiB'>64</memory>"
                       "<os><type>hvm</type></os></domain>")
     web2 = {**WEB, "name": "web2", "state": "running"}
-    first = run(hv, runner, lock_dir, GuestsResource, **guests_params([WEB, web2]))
+    first = run(hv, runner, lock_dir, Guests, **guests_params([WEB, web2]))
     assert first["summary"]["created"] == ["web1", "web2"] and first["summary"]["started"] == ["web2"]
     assert first["actions"] == ["define web1", "define web2", "start web2"]
     assert first["guests"]["web2"]["actions"] == ["define web2", "start web2"]
 
-    same = run(hv, runner, lock_dir, GuestsResource, **guests_params([WEB, web2], prune=True))
+    same = run(hv, runner, lock_dir, Guests, **guests_params([WEB, web2], prune=True))
     assert not same["changed"] and same["summary"]["unchanged"] == ["web1", "web2"]
 
     # A guest of another cluster on the same host is not ours to prune either.
     run(hv, runner, lock_dir, **{**WEB, "name": "other", "cluster": "dc2"})
-    pruned = run(hv, runner, lock_dir, GuestsResource,
+    pruned = run(hv, runner, lock_dir, Guests,
                  **guests_params([{**WEB, "memory": 300}], prune=True))
     assert pruned["summary"]["updated"] == ["web1"]
     assert pruned["summary"]["removed"] == ["web2"] and pruned["summary"]["stopped"] == ["web2"]
@@ -391,24 +391,24 @@ def test_guests_prune_keeps_the_same_refusals(hv, runner, lock_dir):
     run(hv, runner, lock_dir, **{**WEB, "name": "web2"})
     hv.lookup("web2").snapshotCreateXML("<domainsnapshot><name>s1</name></domainsnapshot>")
     with pytest.raises(ReconcileError, match="web2 has 1 snapshot"):
-        run(hv, runner, lock_dir, GuestsResource, **guests_params([WEB], prune=True))
+        run(hv, runner, lock_dir, Guests, **guests_params([WEB], prune=True))
     # Planning failed before anything ran: web1 was not created either.
     assert hv.lookup("web1") is None
 
 
 def test_guests_refuses_duplicate_names(hv, runner, lock_dir):
     with pytest.raises(ReconcileError, match="web1 listed more than once"):
-        GuestsResource(hv, runner, guests_params([WEB, WEB]), lock_dir=lock_dir)
+        Guests(hv, runner, guests_params([WEB, WEB]), lock_dir=lock_dir)
 
 
 def test_guests_reports_pending_reboots(hv, runner, lock_dir):
     web1 = {**WEB, "state": "running"}
-    run(hv, runner, lock_dir, GuestsResource, **guests_params([web1]))
-    result = run(hv, runner, lock_dir, GuestsResource, **guests_params([dict(web1, max_memory=2048)]))
+    run(hv, runner, lock_dir, Guests, **guests_params([web1]))
+    result = run(hv, runner, lock_dir, Guests, **guests_params([dict(web1, max_memory=2048)]))
     assert result["summary"]["reboot_required"] == ["web1"] and result["summary"]["updated"] == ["web1"]
 
 
-# --- domain_info -----------------------------------------------------------------------------------------
+# --- guest_info -----------------------------------------------------------------------------------------
 
 def test_inventory_lists_guests_with_fields_and_ownership(hv, runner, lock_dir):
     created = run(hv, runner, lock_dir, state="running", **WEB)

@@ -13,7 +13,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.openblade.kvm.plugins.filter.network_layout import network_layout
 from ansible_collections.openblade.kvm.plugins.module_utils._net.partitions import (
-    PartitionsResource,
+    Partitions,
     partition_layout,
     partition_specs,
 )
@@ -120,10 +120,10 @@ def built(base, partitions):
 
 def partitions(host, tmp_path, **params):
     clock = FakeClock()
-    return PartitionsResource(host, dict(PARAMS, **params), layout=Layout(str(tmp_path / "etc")),
-                              environ={"SSH_CONNECTION": "10.0.2.2 1 10.0.2.15 22"},
-                              backup_root=str(tmp_path / "backups"), lock_dir=str(tmp_path / "lock"),
-                              clock=clock, sleep=clock.sleep)
+    return Partitions(host, dict(PARAMS, **params), layout=Layout(str(tmp_path / "etc")),
+                      environ={"SSH_CONNECTION": "10.0.2.2 1 10.0.2.15 22"},
+                      backup_root=str(tmp_path / "backups"), lock_dir=str(tmp_path / "lock"),
+                      clock=clock, sleep=clock.sleep)
 
 
 def test_partitions_check_mode_predicts_the_real_run_and_a_rerun_changes_nothing(tmp_path):

@@ -47,7 +47,7 @@ from ansible_collections.openblade.kvm.plugins.module_utils._lvm.report import L
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import Plan, ReconcileError, Resource
 from ansible_collections.openblade.kvm.plugins.module_utils._validate import lvm_name, one_of
 
-LOCK_KIND = "domain"  # the lock domain and domain_migrate take: a guest is never moved mid-backup
+LOCK_KIND = "domain"  # the lock domain and guest_migrate take: a guest is never moved mid-backup
 
 
 class Disk:

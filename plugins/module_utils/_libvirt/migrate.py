@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: openblade.kvm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Move one guest to another blade without shared storage (the domain_migrate module).
+"""Move one guest to another blade without shared storage (the guest_migrate module).
 
 observe: where the guest is (this blade, the destination, both or neither) and the
 volumes a previous run left tagged.  desired: the guest on the destination, in the

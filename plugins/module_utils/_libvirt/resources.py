@@ -2,7 +2,7 @@
 # Copyright: openblade.kvm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The resources behind the modules: one guest (domain), a host's list of guests
-(guests) and a read-only inventory (domain_info).  All three go through
+(guests) and a read-only inventory (guest_info).  All three go through
 ``_reconcile.reconcile`` and share :class:`.guest.GuestReconciler`."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ SUMMARY_KEYS = ("created", "updated", "started", "stopped", "removed", "unchange
                 "reboot_required")
 
 
-class DomainResource(Resource):
+class Guest(Resource):
     """One guest (the domain module)."""
 
     def __init__(self, hypervisor, runner, params, lock_dir=None):
@@ -48,7 +48,7 @@ class DomainResource(Resource):
         return outcome
 
 
-class GuestsResource(Resource):
+class Guests(Resource):
     """A host's whole list of guests in one call (the guests module).
 
     With ``prune``, our guests of the same cluster that the list no longer names are
@@ -142,7 +142,7 @@ class GuestsResource(Resource):
 
 
 class GuestInventory(ReadOnlyResource):
-    """Every guest on the host with its managed fields (domain_info); changes nothing."""
+    """Every guest on the host with its managed fields (guest_info); changes nothing."""
 
     def __init__(self, hypervisor, names=None, managed_only=False):
         self.hv = hypervisor

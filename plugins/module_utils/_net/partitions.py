@@ -163,7 +163,7 @@ def _stale_specs(files, keep):
     return [entry[2] for entry in sorted(stale)]
 
 
-class PartitionsResource(NetworkResource):
+class Partitions(NetworkResource):
     """The partitions module: the layout's bond, VLANs and bridges in one transaction."""
 
     def __init__(self, runner, params, layout=None, **options):

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: openblade.kvm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""domain, guests and domain_info on the host's own libvirtd with tiny real guests.
+"""domain, guests and guest_info on the host's own libvirtd with tiny real guests.
 
 Every change runs in check mode first and must predict the real run (see conftest's
 apply()); the outcome is then read from libvirt itself, not from the module's result.
@@ -49,7 +49,7 @@ def booted(tiny_guest, apply_module, conn):
 
     def boot(name, **options):
         args = tiny_guest(name, **options)
-        _predicted, result = apply_module("domain", args)
+        _predicted, result = apply_module("guest", args)
         assert result["actions"] == [f"define {args['name']}", f"start {args['name']}"]
         wait_until_booted(args, 60)
         return args, conn.lookupByName(args["name"])
@@ -64,7 +64,7 @@ def test_tiny_guest_boots_and_a_rerun_changes_nothing(booted, apply_module, run_
     metadata = xml(dom, inactive=True).find("metadata/{urn:openblade:kvm:guest:1}guest")
     assert metadata is not None and metadata.findtext("{urn:openblade:kvm:guest:1}cluster") == CLUSTER
 
-    _predicted, again = apply_module("domain", args, diff=True)
+    _predicted, again = apply_module("guest", args, diff=True)
     assert not again["changed"] and again["actions"] == [] and not again["reboot_required"]
     assert again["uuid"] == dom.UUIDString()
 
@@ -72,7 +72,7 @@ def test_tiny_guest_boots_and_a_rerun_changes_nothing(booted, apply_module, run_
 def test_memory_and_vcpus_change_live(booted, apply_module):
     args, dom = booted("live")
     domain_id = dom.ID()
-    _predicted, result = apply_module("domain", dict(args, memory=160, vcpus=2))
+    _predicted, result = apply_module("guest", dict(args, memory=160, vcpus=2))
     assert result["changes"] == [{"field": "memory", "when": "live"}, {"field": "vcpus", "when": "live"}]
     assert result["actions"][1:] == [f"set memory of running {args['name']} to 160 MiB",
                                      f"set vCPUs of running {args['name']} to 2"]
@@ -90,7 +90,7 @@ def test_nic_is_hotplugged(booted, apply_module, network):
     args, dom = booted("nic", nics=[{"partition": PARTITION}])
     first_mac = xml(dom).find("devices/interface/mac").get("address")
     wanted = dict(args, nics=[{"partition": PARTITION}, {"bridge": network["bridge"]}])
-    _predicted, result = apply_module("domain", wanted)
+    _predicted, result = apply_module("guest", wanted)
     assert result["macs"][0] == first_mac
     new_mac = result["macs"][1]
     assert result["actions"][-1] == f"hotplug NIC {new_mac} into running {args['name']}"
@@ -100,7 +100,7 @@ def test_nic_is_hotplugged(booted, apply_module, network):
         nics = {nic.find("mac").get("address"): nic for nic in interfaces}
         assert set(nics) == {first_mac, new_mac}
         assert nics[new_mac].find("source").get("bridge") == network["bridge"]
-    _predicted, again = apply_module("domain", wanted)
+    _predicted, again = apply_module("guest", wanted)
     assert not again["changed"] and again["macs"] == result["macs"]
 
 
@@ -108,14 +108,14 @@ def test_machine_type_change_needs_a_reboot_and_the_guest_keeps_running(booted, 
     args, dom = booted("machine")
     domain_id = dom.ID()
     assert xml(dom).find("os/type").get("machine") == "pc-i440fx-7.2"  # 'pc' resolved
-    _predicted, result = apply_module("domain", dict(args, machine="pc-i440fx-7.1"))
+    _predicted, result = apply_module("guest", dict(args, machine="pc-i440fx-7.1"))
     assert result["changes"] == [{"field": "machine", "when": "next_boot"}]
     assert result["reboot_required"] is True
     assert dom.isActive() and dom.ID() == domain_id
     assert xml(dom, inactive=True).find("os/type").get("machine") == "pc-i440fx-7.1"
     assert xml(dom).find("os/type").get("machine") == "pc-i440fx-7.2"
 
-    info = run_module("domain_info", {"names": [args["name"]]})
+    info = run_module("guest_info", {"names": [args["name"]]})
     assert info["guests"][0]["reboot_pending"] is True
 
     # Another family has another PCI topology: refused, with the reason, and nothing changes.
@@ -125,27 +125,27 @@ def test_machine_type_change_needs_a_reboot_and_the_guest_keeps_running(booted, 
 
 def test_stop_of_a_guest_that_ignores_acpi(booted, apply_module):
     args, dom = booted("acpi")
-    predicted, failed = apply_module("domain", dict(args, state="stopped"), expect_failure=True)
+    predicted, failed = apply_module("guest", dict(args, state="stopped"), expect_failure=True)
     assert predicted["actions"] == [f"stop {args['name']} (ACPI shutdown, wait up to 3s)"]
     assert "still running 3s after the ACPI shutdown request" in failed["msg"]
     assert "force_stop: true" in failed["msg"]
     assert dom.isActive()
 
-    _predicted, result = apply_module("domain", dict(args, state="stopped", force_stop=True))
+    _predicted, result = apply_module("guest", dict(args, state="stopped", force_stop=True))
     assert result["actions"] == [f"stop {args['name']} (ACPI shutdown, power off after 3s)"]
     assert not dom.isActive()
 
 
 def test_guest_with_a_snapshot_is_only_removed_with_force(tiny_guest, apply_module, run_module, conn):
     args = tiny_guest("snap", state="stopped")
-    apply_module("domain", args)
+    apply_module("guest", args)
     dom = conn.lookupByName(args["name"])
     dom.snapshotCreateXML("<domainsnapshot><name>before-upgrade</name></domainsnapshot>")
     absent = {"name": args["name"], "state": "absent"}
     refused(run_module, "domain", absent, "has 1 snapshot; refusing to remove it")
     assert conn.lookupByName(args["name"])
 
-    _predicted, result = apply_module("domain", dict(absent, force=True))
+    _predicted, result = apply_module("guest", dict(absent, force=True))
     assert result["actions"] == [f"undefine {args['name']} (its disks are kept)"]
     with pytest.raises(libvirt.libvirtError):
         conn.lookupByName(args["name"])
@@ -193,7 +193,7 @@ def test_fleet_rerun_is_a_no_op_and_prune_spares_guests_made_by_hand(tiny_guest,
     assert sorted(dom.name() for dom in conn.listAllDomains() if dom.name().startswith(PREFIX + "fleet")) \
         == names[:2]
 
-    info = run_module("domain_info", {"names": [names[0], hand_made]})
+    info = run_module("guest_info", {"names": [names[0], hand_made]})
     by_name = {guest["name"]: guest for guest in info["guests"]}
     assert by_name[names[0]]["managed"] and by_name[names[0]]["state"] == "running"
     assert by_name[names[0]]["nics"] == [{"mac": identities[names[0]][1][0], "partition": PARTITION,
@@ -208,12 +208,12 @@ def test_cpu_model_is_set_and_a_changed_model_waits_for_the_next_boot(booted, ap
         element = xml(dom, inactive).find("cpu")
         assert (element.get("mode"), element.findtext("model")) == ("custom", "qemu64")
         assert element.find("feature[@name='svm']").get("policy") == "disable"
-    _predicted, again = apply_module("domain", args)
+    _predicted, again = apply_module("guest", args)
     assert not again["changed"] and not again["reboot_required"]
 
     domain_id = dom.ID()
     newer = dict(args, cpu=dict(cpu, model="kvm64"))
-    predicted, result = apply_module("domain", newer, diff=True)
+    predicted, result = apply_module("guest", newer, diff=True)
     assert predicted["changes"] == result["changes"] == [{"field": "cpu_model", "when": "next_boot"}]
     assert predicted["reboot_required"] and result["reboot_required"]
     diff = result["diff"]
@@ -221,8 +221,8 @@ def test_cpu_model_is_set_and_a_changed_model_waits_for_the_next_boot(booted, ap
     assert dom.isActive() and dom.ID() == domain_id
     assert xml(dom, inactive=True).findtext("cpu/model") == "kvm64"
     assert xml(dom).findtext("cpu/model") == "qemu64"
-    info = run_module("domain_info", {"names": [args["name"]]})["guests"][0]
+    info = run_module("guest_info", {"names": [args["name"]]})["guests"][0]
     assert (info["cpu_model"], info["cpu_features"]) == ("kvm64", [{"name": "svm", "policy": "disable"}])
     assert info["reboot_pending"] is True
-    _predicted, again = apply_module("domain", newer)
+    _predicted, again = apply_module("guest", newer)
     assert not again["changed"]

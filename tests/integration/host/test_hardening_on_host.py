@@ -121,13 +121,13 @@ def test_canary_password_is_never_shown_logged_or_world_readable(tiny_guest, con
         assert results and not any(result.get("failed") for result in results), proc.stdout[-3000:]
         return results
 
-    [check] = count("domain --check", module_argv("domain", args, check=True))
-    [real] = count("domain", module_argv("domain", args))
+    [check] = count("domain --check", module_argv("guest", args, check=True))
+    [real] = count("domain", module_argv("guest", args))
     assert check["actions"] == real["actions"] == [
         f"build cloud-init seed {seed_path} for {name}", f"define {name}", f"start {name}"]
     assert re.fullmatch("[0-9a-f]{16}", real["diff"]["after"]["seed"])  # a digest of the seed files
     wait_until_booted(args, 90)  # QEMU opened the seed: it is readable by the QEMU user
-    [again] = count("domain again", module_argv("domain", args))
+    [again] = count("domain again", module_argv("guest", args))
     assert not again["changed"]
 
     # The guests role passes the same guest on; its own task output must not show it either.
@@ -193,7 +193,7 @@ def _start_domain(args, result_file):
     env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_CALLBACKS_ENABLED="result_file",
                ANSIBLE_CALLBACK_PLUGINS=harness.CALLBACKS, OPENBLADE_RESULT_FILE=str(result_file),
                ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=os.path.join(harness.REPO, "ansible.cfg"))
-    argv = [ANSIBLE, "localhost", *LOCAL, "-m", "openblade.kvm.domain", "-a", json.dumps(args)]
+    argv = [ANSIBLE, "localhost", *LOCAL, "-m", "openblade.kvm.guest", "-a", json.dumps(args)]
     return subprocess.Popen(argv, cwd=harness.REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 
@@ -203,17 +203,17 @@ def _start_domain(args, result_file):
 def test_a_pending_reboot_makes_a_later_change_next_boot_not_a_failure(tiny_guest, apply_module, conn):
     args = tiny_guest("pending", memory=192, max_memory=192)
     name = args["name"]
-    _predicted, created = apply_module("domain", args)
+    _predicted, created = apply_module("guest", args)
     assert created["actions"] == [f"define {name}", f"start {name}"]
     wait_until_booted(args, 90)
     dom = conn.lookupByName(name)
 
-    _predicted, bigger = apply_module("domain", dict(args, memory=256, max_memory=256))
+    _predicted, bigger = apply_module("guest", dict(args, memory=256, max_memory=256))
     assert bigger["reboot_required"] and bigger["changes"] == [
         {"field": "max_memory", "when": "next_boot"}, {"field": "memory", "when": "next_boot"}]
 
     # 224 MiB is below the persistent maximum (256) but above the one the guest runs with (192).
-    _predicted, between = apply_module("domain", dict(args, memory=224, max_memory=224))
+    _predicted, between = apply_module("guest", dict(args, memory=224, max_memory=224))
     assert between["changes"] == [{"field": "max_memory", "when": "next_boot"},
                                   {"field": "memory", "when": "next_boot"}], between
     assert between["actions"] == [f"update the persistent config of {name}: max_memory, memory"]
@@ -222,7 +222,7 @@ def test_a_pending_reboot_makes_a_later_change_next_boot_not_a_failure(tiny_gues
     assert memory_kib(dom)[0] == 192 * 1024  # the running guest kept what it booted with
 
     # Back below the running maximum: a live change again, and the pending reboot stays.
-    _predicted, smaller = apply_module("domain", dict(args, memory=160, max_memory=224))
+    _predicted, smaller = apply_module("guest", dict(args, memory=160, max_memory=224))
     assert {"field": "memory", "when": "live"} in smaller["changes"]
     assert f"set memory of running {name} to 160 MiB" in smaller["actions"]
     assert smaller["reboot_required"]
@@ -237,7 +237,7 @@ def test_check_mode_names_a_missing_disk_and_network(tiny_guest, run_module, app
     missing_net = PREFIX + "later-net"
     args = tiny_guest("later", disks=[{"path": missing_disk, "format": "qcow2"}],
                       nics=[{"partition": missing_net}])
-    predicted = run_module("domain", args, check=True)
+    predicted = run_module("guest", args, check=True)
     assert not predicted.get("failed"), predicted
     assert predicted["actions"] == [f"define {args['name']}", f"start {args['name']}"]
     warnings = " ".join(predicted.get("warnings", []))
@@ -246,7 +246,7 @@ def test_check_mode_names_a_missing_disk_and_network(tiny_guest, run_module, app
     # The earlier tasks' work, done: the real run does what check mode said, without warnings.
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", missing_disk, "16M"], check=True)
     ready = dict(args, nics=[{"partition": PARTITION}])
-    predicted, result = apply_module("domain", ready)
+    predicted, result = apply_module("guest", ready)
     assert result["actions"] == predicted["actions"] == [f"define {args['name']}", f"start {args['name']}"]
     assert not result.get("warnings") and not predicted.get("warnings")
     remove_guest(conn, args["name"])

@@ -32,7 +32,7 @@ WRITES = {"Create the report directory", "Write the report as Markdown and as HT
 @pytest.fixture
 def guest(tiny_guest, apply_module, conn):
     args = tiny_guest("report", nics=[{"partition": PARTITION}])
-    apply_module("domain", args)
+    apply_module("guest", args)
     yield args
     dom = conn.lookupByName(args["name"])
     if dom.isActive():

@@ -1,4 +1,4 @@
-"""domain_migrate between two real blades (blade1 -> blade2), over the trunk.
+"""guest_migrate between two real blades (blade1 -> blade2), over the trunk.
 
 Each blade gets a VG on its data disk (``obm_vg``, the network lane's blades leave
 theirs unused) and two VLANs on trunk0: 189 carries SSH and libvirt's control
@@ -203,7 +203,7 @@ def test_cold_move_is_thin_keeps_identity_and_reruns_clean(pair):
     make_guest(src, "obm-cold", 1, start=False)
     digest = src.run(f"sha256sum /dev/{VG}/obm-cold").stdout.split()[0]
     before = allocated(src, "obm-cold")
-    _check, result = src.apply("domain_migrate", args("obm-cold"))
+    _check, result = src.apply("guest_migrate", args("obm-cold"))
     assert result["mode"] == "cold" and result["state"] == "stopped"
     assert dest.run(f"sha256sum /dev/{VG}/obm-cold").stdout.split()[0] == digest
     xml = dest.run("virsh dumpxml --inactive obm-cold").stdout
@@ -214,7 +214,7 @@ def test_cold_move_is_thin_keeps_identity_and_reruns_clean(pair):
     assert allocated(src, "obm-cold") is None
     assert src.run("virsh dominfo obm-cold", check=False).returncode != 0
     for check in (True, False):
-        again = src.module("domain_migrate", args("obm-cold"), check=check)
+        again = src.module("guest_migrate", args("obm-cold"), check=check)
         assert (again["changed"], again["actions"]) == (False, []), again
 
 
@@ -224,11 +224,11 @@ def test_cancel_of_a_throttled_move_keeps_the_guest_on_the_source(pair):
     # A live move needs the whole virtual size free during the copy (the mirror writes it all).
     dest.run(f"lvcreate -q --yes --type thin-pool -L 64M -n small {VG}")
     for check in (True, False):
-        refused = src.module("domain_migrate", args("obm-live", pool="small"), check=check)
+        refused = src.module("guest_migrate", args("obm-live", pool="small"), check=check)
         assert refused.get("failed") and (
             f"thin pool {VG}/small has 64 MiB free; a live move writes the disks' full virtual size "
             "(128 MiB) there during the copy") in refused["msg"], refused
-    result = src.module("domain_migrate", args("obm-live", bandwidth=1, timeout=30))
+    result = src.module("guest_migrate", args("obm-live", bandwidth=1, timeout=30))
     assert result.get("failed") and "timed out after 30s" in result["msg"], result
     assert result["rolled_back"] == ["seed /var/lib/libvirt/boot/obm-live-cidata.iso on " + CONTROL[2],
                                      f"volume {VG}/obm-live on {CONTROL[2]}", "the source volumes' tags"]
@@ -245,7 +245,7 @@ def test_live_move_keeps_counting_is_thin_and_leaves_nothing_on_the_source(pair)
     wait_counting(src, "obm-live")
     watch(src, "obm-live")
     source_bytes = allocated(src, "obm-live")
-    _check, result = src.apply("domain_migrate", args("obm-live", timeout=600))
+    _check, result = src.apply("guest_migrate", args("obm-live", timeout=600))
     assert result["mode"] == "live" and result["answered_by"] == "vCPU time"
     assert dest.run("virsh domstate obm-live").stdout.strip() == "running"
     wait_counting(dest, "obm-live", timeout=300)
@@ -265,7 +265,7 @@ def test_live_move_keeps_counting_is_thin_and_leaves_nothing_on_the_source(pair)
     assert src.run("virsh dominfo obm-live", check=False).returncode != 0
     assert src.run("test -e /var/lib/libvirt/boot/obm-live-cidata.iso", check=False).returncode != 0
     for check in (True, False):
-        again = src.module("domain_migrate", args("obm-live"), check=check)
+        again = src.module("guest_migrate", args("obm-live"), check=check)
         assert (again["changed"], again["actions"]) == (False, []), again
     print(f"\nlive move: {result['job']}, paused for the re-thin {result['paused_seconds']} s, "
           f"serial gap {gap} s (count {last} -> {first}); allocated {source_bytes} B on the source, "
@@ -283,7 +283,7 @@ def test_preflight_refuses_cpu_full_pool_and_missing_partition_before_any_change
              f"lvcreate -q --yes -T {VG}/full -V 8M -n filler && "
              f"dd if=/dev/urandom of=/dev/{VG}/filler bs=1M count=8 oflag=direct status=none")
     for check in (True, False):
-        result = src.module("domain_migrate", args("obm-refused", pool="full"), check=check)
+        result = src.module("guest_migrate", args("obm-refused", pool="full"), check=check)
         assert result.get("failed"), result
         assert result["msg"].startswith(f"guest obm-refused: refusing to migrate to {CONTROL[2]}: ")
         assert result["refusals"] == [

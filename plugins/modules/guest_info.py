@@ -6,11 +6,11 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: domain_info
+module: guest_info
 short_description: The guests of a host, with their state, managed fields, disks and NICs
 version_added: 1.0.0
 description:
-  - Lists the libvirt guests of a host with their state, the fields M(openblade.kvm.domain) manages
+  - Lists the libvirt guests of a host with their state, the fields M(openblade.kvm.guest) manages
     (read the same way it reads them), their disks and their NICs (with MAC and partition), whether
     they carry our ownership marker, and whether a reboot is pending.
   - A reboot is pending when a running guest's persistent config differs from its live one in a field
@@ -28,18 +28,18 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - openblade.kvm.domain.info
+  - openblade.kvm.guest.info
   - openblade.kvm.attributes.info_module
 requirements:
   - python3-libvirt and python3-lxml on the target host
 seealso:
-  - module: openblade.kvm.domain
+  - module: openblade.kvm.guest
   - module: openblade.kvm.guests
 """
 
 EXAMPLES = r"""
 - name: All guests of this blade
-  openblade.kvm.domain_info:
+  openblade.kvm.guest_info:
   register: info
 
 - name: Guests waiting for a reboot

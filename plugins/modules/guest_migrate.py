@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: domain_migrate
+module: guest_migrate
 short_description: Move one guest to another blade, live or cold, without shared storage, keeping its disks thin
 version_added: 1.0.0
 description:
@@ -127,7 +127,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - openblade.kvm.domain.info  # the connection option (uri) only
+  - openblade.kvm.guest.info  # the connection option (uri) only
   - openblade.kvm.attributes
 requirements:
   - python3-libvirt and python3-lxml on the source blade
@@ -138,13 +138,13 @@ notes:
   - The source blade needs C(thin-provisioning-tools) (C(thin_dump)) and C(dmsetup) for a live move.
     The metadata snapshot is reserved under the volume group's lock of this collection. A snapshot left by a killed run is released first.
 seealso:
-  - module: openblade.kvm.domain
+  - module: openblade.kvm.guest
   - module: openblade.kvm.lvm_volume
 """
 
 EXAMPLES = r"""
 - name: Move web1 from blade01 to blade02, live, at most 200 MiB/s
-  openblade.kvm.domain_migrate:
+  openblade.kvm.guest_migrate:
     name: web1
     destination: blade02
     migration_address: 10.99.0.12
@@ -153,7 +153,7 @@ EXAMPLES = r"""
   delegate_to: blade01
 
 - name: Rehearse the move (pre-flight and plan only)
-  openblade.kvm.domain_migrate:
+  openblade.kvm.guest_migrate:
     name: web1
     destination: blade02
     migration_address: 10.99.0.12

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: domain
+module: guest
 short_description: One KVM guest, described by structured options, reconciled accurately
 version_added: 1.0.0
 description:
@@ -33,7 +33,7 @@ description:
     a loop over this module.
 author: openblade.kvm developers (@openblade)
 extends_documentation_fragment:
-  - openblade.kvm.domain
+  - openblade.kvm.guest
   - openblade.kvm.attributes
 requirements:
   - python3-libvirt and python3-lxml on the target host
@@ -43,7 +43,7 @@ notes:
   - Disks are never created or deleted here; see the storage modules of this collection.
 seealso:
   - module: openblade.kvm.guests
-  - module: openblade.kvm.domain_info
+  - module: openblade.kvm.guest_info
   - name: libvirt domain XML format
     description: The meaning of every element this module writes.
     link: https://libvirt.org/formatdomain.html
@@ -51,7 +51,7 @@ seealso:
 
 EXAMPLES = r"""
 - name: A Debian guest on a thin LV, in the office partition, with a cloud-init seed
-  openblade.kvm.domain:
+  openblade.kvm.guest:
     name: web1
     cluster: city-dc1
     state: running
@@ -76,7 +76,7 @@ EXAMPLES = r"""
     description: Public web server
 
 - name: Give it more memory; applied live because it stays below max_memory
-  openblade.kvm.domain:
+  openblade.kvm.guest:
     name: web1
     cluster: city-dc1
     state: running
@@ -100,14 +100,14 @@ EXAMPLES = r"""
   when: web1.reboot_required
 
 - name: Stop a guest, powering it off if it ignores ACPI for 60 seconds
-  openblade.kvm.domain:
+  openblade.kvm.guest:
     name: legacy1
     state: stopped
     force_stop: true
     shutdown_timeout: 60
 
 - name: Remove a guest (its disks stay)
-  openblade.kvm.domain:
+  openblade.kvm.guest:
     name: old1
     state: absent
 """
@@ -168,7 +168,7 @@ from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection 
     Hypervisor,
     require_libraries,
 )
-from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.resources import DomainResource
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.resources import Guest
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.spec import (
     domain_argument_spec,
     names_are_not_secret,
@@ -181,7 +181,7 @@ def main():
     module = AnsibleModule(argument_spec=domain_argument_spec(), supports_check_mode=True)
     require_libraries(module)
     names_are_not_secret(module)
-    run_module(module, lambda m: DomainResource(Hypervisor(m.params["uri"]), Runner(m), m.params))
+    run_module(module, lambda m: Guest(Hypervisor(m.params["uri"]), Runner(m), m.params))
 
 
 if __name__ == "__main__":
