@@ -8,7 +8,7 @@ bootstrap its own venvs offline):
 - every role option that reaches a module option agrees with it (type, elements, choices;
   list items key by key, with default and required too): those the tasks pass straight are
   found in the tasks, so none goes unchecked; the others are listed (INDIRECT_BINDINGS);
-- domain_info's RETURN documents exactly the guest fields of the field table.
+- guest_info's RETURN documents exactly the guest fields of the field table.
 """
 
 import importlib
@@ -80,14 +80,14 @@ def compare(where, spec, documented, problems):
 # Module option None: the items of the role's list (or the keys of its dict) are the module's own
 # options.  What the tasks pass straight is found in them (task_bindings).
 INDIRECT_BINDINGS = [
-    # Through the plan's guests_list to the guests role, and through each move to domain_migrate.
+    # Through the plan's guests_list to the guests role, and through each move to guest_migrate.
     ("cluster", "cluster_guests", "guests", "guests"),
-    ("cluster", "cluster_uri", "domain_migrate", "uri"),
-    ("cluster", "cluster_cpu_ratio", "domain_migrate", "cpu_ratio"),
-    ("cluster", "cluster_memory_reserve_mib", "domain_migrate", "memory_reserve_mib"),
-    ("cluster", "cluster_migration_host", "domain_migrate", "destination"),
-    ("cluster", "cluster_migration_address", "domain_migrate", "migration_address"),
-    ("cluster", "cluster_migrate_options", "domain_migrate", None),
+    ("cluster", "cluster_uri", "guest_migrate", "uri"),
+    ("cluster", "cluster_cpu_ratio", "guest_migrate", "cpu_ratio"),
+    ("cluster", "cluster_memory_reserve_mib", "guest_migrate", "memory_reserve_mib"),
+    ("cluster", "cluster_migration_host", "guest_migrate", "destination"),
+    ("cluster", "cluster_migration_address", "guest_migrate", "migration_address"),
+    ("cluster", "cluster_migrate_options", "guest_migrate", None),
 ]
 
 # (where, key): why the role differs from the module on purpose.
@@ -112,8 +112,8 @@ ROLE_EXPECTED = {
         "merged under every item of guests_list, so a dict of the items' options",
     ("role guests guests_defaults ~ guests guests", "elements"):
         "merged under every item of guests_list, so a dict of the items' options",
-    ("role cluster cluster_migrate_options ~ domain_migrate", "type"):
-        "a dict of further domain_migrate options, merged into every move",
+    ("role cluster cluster_migrate_options ~ guest_migrate", "type"):
+        "a dict of further guest_migrate options, merged into every move",
     **{("role cluster cluster_guests ~ guests item " + key, "option"):
        "placement's own key; the plan turns it into the guest's options" for key in
        ("image", "partitions", "disk_size", "blade", "anti_affinity", "user_data", "domain")},
@@ -265,14 +265,14 @@ def role_disagreements(specs=None):
     return problems
 
 
-# --- domain_info returns the guest field table's fields -------------------------------------------
+# --- guest_info returns the guest field table's fields -------------------------------------------
 
-# What domain_info adds to the fields the table reads (GuestInventory.observe).
+# What guest_info adds to the fields the table reads (GuestInventory.observe).
 INVENTORY_KEYS = {"state": "str", "autostart": "bool", "persistent": "bool", "reboot_pending": "bool"}
 
 
 def guest_return_disagreements(returned):
-    """What domain_info's RETURN (as ansible-doc renders it) and the guest field table disagree on:
+    """What guest_info's RETURN (as ansible-doc renders it) and the guest field table disagree on:
     every field the table reads is documented, nothing else, and a field that is also an option
     has the option's type."""
     from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import fields
@@ -280,16 +280,16 @@ def guest_return_disagreements(returned):
     contains = ((returned or {}).get("guests") or {}).get("contains") or {}
     keys = [key for field in fields.TABLE for key in field.keys]
     options = fields.options()
-    problems = [f"domain_info RETURN guests.{key}: the field table reads it, the RETURN does not document it"
+    problems = [f"guest_info RETURN guests.{key}: the field table reads it, the RETURN does not document it"
                 for key in keys + sorted(INVENTORY_KEYS) if key not in contains]
-    problems += [f"domain_info RETURN guests.{key}: documented, but neither a field of the table nor "
+    problems += [f"guest_info RETURN guests.{key}: documented, but neither a field of the table nor "
                  "added by the inventory" for key in sorted(set(contains) - set(keys) - set(INVENTORY_KEYS))]
     for key in sorted(set(contains) & (set(options) | set(INVENTORY_KEYS))):
         option = dict(options.get(key) or {"type": INVENTORY_KEYS[key]})
         option["type"] = {"path": "str"}.get(option.get("type", "str"), option.get("type", "str"))
         for attribute in ("type", "elements"):
             if option.get(attribute) != contains[key].get(attribute):
-                problems.append(f"domain_info RETURN guests.{key}: {attribute} is "
+                problems.append(f"guest_info RETURN guests.{key}: {attribute} is "
                                 f"{contains[key].get(attribute)!r}, but {option.get(attribute)!r} in the "
                                 "field table's option")
     return problems
@@ -314,7 +314,7 @@ def main():
         if not entry.get("return"):
             problems.append(f"{name}: RETURN missing")
         compare(f"{name}: ", argument_spec(module), doc.get("options"), problems)
-        if module == "domain_info":
+        if module == "guest_info":
             problems += guest_return_disagreements(entry.get("return"))
     filters = [f"openblade.kvm.{p.stem}" for p in sorted((ROOT / "plugins/filter").glob("*.py"))]
     if filters:

@@ -70,8 +70,8 @@ def test_a_migrate_option_the_module_lacks_is_listed(monkeypatch, specs):
     changed_role(monkeypatch, "cluster", lambda options: options["cluster_migrate_options"]["description"]
                  .append("Also C(compress)."))
     assert check_docs.role_disagreements(specs) == [
-        "role cluster cluster_migrate_options ~ domain_migrate: its description names C(compress), which is "
-        "not an option of domain_migrate"]
+        "role cluster cluster_migrate_options ~ guest_migrate: its description names C(compress), which is "
+        "not an option of guest_migrate"]
 
 
 def test_a_pass_through_the_tasks_show_is_not_listed_by_hand(monkeypatch, specs):

@@ -1,4 +1,4 @@
-"""domain_info's RETURN documents exactly the guest fields the field table reads (issue 15):
+"""guest_info's RETURN documents exactly the guest fields the field table reads (issue 15):
 tools/check_docs.py compares them in make lint, and here against what the module returns."""
 
 import importlib
@@ -19,7 +19,7 @@ TYPES = {"str": str, "int": int, "bool": bool, "list": list, "dict": dict}
 
 
 def documented():
-    module = importlib.import_module("ansible_collections.openblade.kvm.plugins.modules.domain_info")
+    module = importlib.import_module("ansible_collections.openblade.kvm.plugins.modules.guest_info")
     return yaml.safe_load(module.RETURN)
 
 
@@ -33,10 +33,10 @@ def test_a_field_the_return_lacks_or_a_wrong_type_is_listed():
     returned["guests"]["contains"]["memory"]["type"] = "str"
     returned["guests"]["contains"]["sockets"] = {"description": "Made up.", "type": "int"}
     assert check_docs.guest_return_disagreements(returned) == [
-        "domain_info RETURN guests.cpu_model: the field table reads it, the RETURN does not document it",
-        "domain_info RETURN guests.sockets: documented, but neither a field of the table nor added by the "
+        "guest_info RETURN guests.cpu_model: the field table reads it, the RETURN does not document it",
+        "guest_info RETURN guests.sockets: documented, but neither a field of the table nor added by the "
         "inventory",
-        "domain_info RETURN guests.memory: type is 'str', but 'int' in the field table's option"]
+        "guest_info RETURN guests.memory: type is 'str', but 'int' in the field table's option"]
 
 
 def test_a_new_field_of_the_table_must_be_documented(monkeypatch):
@@ -44,10 +44,10 @@ def test_a_new_field_of_the_table_must_be_documented(monkeypatch):
                          options={"sockets": dict(type="int")})
     monkeypatch.setattr(fields, "TABLE", (*fields.TABLE, extra))
     assert check_docs.guest_return_disagreements(documented()) == [
-        "domain_info RETURN guests.sockets: the field table reads it, the RETURN does not document it"]
+        "guest_info RETURN guests.sockets: the field table reads it, the RETURN does not document it"]
 
 
-def test_domain_info_returns_what_its_return_documents(hv, runner, lock_dir):
+def test_guest_info_returns_what_its_return_documents(hv, runner, lock_dir):
     guests.run(hv, runner, lock_dir, name="obt-docs", state="stopped", memory=256, vcpus=1,
                disks=[{"path": "/var/lib/obt/docs.img"}], nics=[{"bridge": "br0"}],
                cpu={"mode": "host-model"})
