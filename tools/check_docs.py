@@ -11,6 +11,8 @@ bootstrap its own venvs offline):
 - guest_info's RETURN documents exactly the guest fields of the field table.
 """
 
+import copy
+import functools
 import importlib
 import json
 import re
@@ -126,9 +128,13 @@ def _lines(description):
     return [description] if isinstance(description, str) else list(description or [])
 
 
+@functools.cache
+def _role_spec(role):
+    return yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
+
+
 def role_options(role):
-    specs = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
-    return specs["argument_specs"]["main"]["options"]
+    return copy.deepcopy(_role_spec(role)["argument_specs"]["main"]["options"])
 
 
 def role_defaults(role):
@@ -136,16 +142,18 @@ def role_defaults(role):
     return yaml.safe_load(path.read_text()) or {} if path.exists() else {}
 
 
+@functools.cache
 def role_tasks(role):
-    """Every task of the role's task files, blocks opened."""
-    todo = []
+    """Every task of the role's task files, blocks opened (parsed once: YAML is slow)."""
+    todo, tasks = [], []
     for path in sorted((ROOT / "roles" / role / "tasks").glob("*.yml")):
         todo += yaml.safe_load(path.read_text()) or []
     while todo:
         task = todo.pop(0)
         for key in ("block", "rescue", "always"):
             todo += task.get(key) or []
-        yield task
+        tasks.append(task)
+    return tuple(tasks)
 
 
 def module_calls(role):
