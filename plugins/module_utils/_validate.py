@@ -161,7 +161,7 @@ def ifname(value, option):
 
 # --- numbers -----------------------------------------------------------------------------
 
-def _as_int(value):
+def as_int(value):
     """An int from an int or a decimal string (Ansible may pass either); None otherwise."""
     if isinstance(value, bool):
         return None
@@ -173,7 +173,7 @@ def _as_int(value):
 
 
 def _int_in_range(value, option, minimum, maximum, problem, note=""):
-    number = _as_int(value)
+    number = as_int(value)
     if number is None or not minimum <= number <= maximum:
         _refuse(option, value, problem, f"allowed: integers {minimum}-{maximum}{note}")
     return number

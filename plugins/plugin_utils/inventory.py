@@ -29,7 +29,7 @@ from ansible.module_utils.errors import UnsupportedError
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm.golden import GoldenImage
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm.thinpool import ThinPool
 from ansible_collections.openblade.kvm.plugins.module_utils._net.partitions import (
-    _partition,
+    partition_entry,
     partition_layout,
 )
 from ansible_collections.openblade.kvm.plugins.module_utils._validate import ValidationError
@@ -120,7 +120,7 @@ def network_errors(params):
     for index, entry in enumerate(options["partitions"]):
         try:
             if entry is not None:  # None: its argument spec error is reported already
-                _partition(index, entry, trunk_if, settings["bridge_prefix"])
+                partition_entry(index, entry, trunk_if, settings["bridge_prefix"])
         except ValidationError as exc:
             errors.append(network_message(exc))
     if errors or None in options["partitions"]:

@@ -14,14 +14,19 @@ each action) and asserts:
 - the real run changes the world only inside its listed actions, and every listed action
   changes it (when the scenario lists the mutating commands, exactly those, in order);
 - the diff is non-empty if and only if ``changed``;
-- a second run is a no-op: nothing changed, no action, the world untouched.
+- a second run is a no-op: nothing changed, no action, the world untouched;
+- observe is the only phase that reads the host: desired and plan run no command, open
+  or list no file and call no libvirt function (they decide on what observe read).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
+from ansible_collections.openblade.kvm.plugins.module_utils._lvm.inuse import Domains
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import reconcile
+from ansible_collections.openblade.kvm.plugins.module_utils._runner import Runner
 from ansible_collections.openblade.kvm.tests.unit.fakes import FakeRunner
 
 PHASES = ("observe", "desired", "plan", "result")
@@ -55,7 +60,7 @@ class World:
     """
 
     def __init__(self, build, state, runner=None, is_mutation=None, mutations=None, settle=None,
-                 changes=True, cleanup=None, verifications=()):
+                 changes=True, cleanup=None, verifications=(), reads_after_observe=None):
         self.build = build
         self.state = state
         self.runner = runner
@@ -67,6 +72,9 @@ class World:
         # Listed steps that only read, so the user sees what the run waits for: they must not
         # change the world (every other listed action must).
         self.verifications = set(verifications)
+        # Why desired or plan still reads the host (a known breach, named in the scenario);
+        # None: they must decide on what observe read, and read nothing themselves.
+        self.reads_after_observe = reads_after_observe
         self.check_mode = False
 
     def mutating_calls(self, start=0):
@@ -111,17 +119,67 @@ def table_world(build, host, state=lambda: None, **kwargs):
                  **kwargs)
 
 
+class _Reads:
+    """What a phase reads from the host while ``active`` is a list: the commands any Runner
+    runs, and the files opened or listed, seen through Python's audit hooks (one hook per
+    process, as a hook cannot be removed; Python's own imports do not count)."""
+
+    EVENTS = {"open", "os.listdir", "os.scandir"}
+    active = None
+
+    @classmethod
+    def hook(cls, event, args):
+        if cls.active is not None and event in cls.EVENTS and args and isinstance(args[0], (str, bytes)):
+            path = os.fsdecode(args[0])
+            if not path.endswith((".py", ".pyc", ".so")) and "__pycache__" not in path:
+                cls.active.append(("file", path))
+
+    @classmethod
+    def profile(cls, frame, event, function):
+        # libvirt-python's classes call into its C module, libvirtmod: every such call asks
+        # libvirtd, except the frees and closes that garbage collection runs at any moment.
+        if event == "c_call" and getattr(function, "__module__", None) == "libvirtmod" \
+                and not function.__name__.endswith(("Free", "Close")):
+            cls.active.append(("libvirt", function.__name__))
+
+    @classmethod
+    def recording(cls, what, function):
+        def recorded(owner, *args, **kwargs):
+            if cls.active is not None:
+                cls.active.append((what, args))
+            return function(owner, *args, **kwargs)
+        return recorded
+
+
+sys.addaudithook(_Reads.hook)
+Runner.run = _Reads.recording("run", Runner.run)
+# Which domains use a volume: libvirt (or a test's stand-in for it), asked by every in-use check.
+Domains.using = _Reads.recording("in-use", Domains.using)
+
+
 class Watch:
-    """Records which phase changed the world, by wrapping a resource's phases and actions."""
+    """Records which phase changed the world, by wrapping a resource's phases and actions,
+    and what ``plan`` read from the host (commands run, files opened or listed)."""
 
     def __init__(self, world):
         self.world = world
         self.log = []  # (phase, changed the world?)
+        self.plan_reads = []
 
     def _wrap(self, phase, function):
         def watched(*args, **kwargs):
             before = self.world.state()
-            value = function(*args, **kwargs)
+            outer, _Reads.active = _Reads.active, [] if phase in ("desired", "plan") else None
+            profiler = sys.getprofile()
+            if _Reads.active is not None:
+                sys.setprofile(_Reads.profile)
+            try:
+                value = function(*args, **kwargs)
+            finally:
+                sys.setprofile(profiler)
+                seen, _Reads.active = _Reads.active, outer
+            if seen:
+                self.plan_reads += [(phase, *read) for read in seen]
             self.log.append((phase, self.world.state() != before))
             if phase == "plan":
                 for action in value.actions:
@@ -148,14 +206,22 @@ def run(world, check_mode):
     return result, watch, before, mutations
 
 
+def assert_reads_only_in_observe(world, watch):
+    if world.reads_after_observe is None:
+        assert watch.plan_reads == [], \
+            f"desired or plan read the host instead of deciding on what observe read: {watch.plan_reads}"
+
+
 def assert_contract(world):
     """Check mode, the real run and a second run of ``world``; see the module docstring."""
     checked, watch, before, mutations = run(world, check_mode=True)
     assert watch.changed_in() == [] and mutations == [], \
         f"check mode changed the world in {watch.changed_in()} (ran {mutations})"
     assert world.state() == before, "check mode changed the world"
+    assert_reads_only_in_observe(world, watch)
 
     real, watch, before, mutations = run(world, check_mode=False)
+    assert_reads_only_in_observe(world, watch)
     for key in ("changed", "actions", "diff"):
         assert checked[key] == real[key], \
             f"check mode predicted {key} {checked[key]!r}, the real run {real[key]!r}"
@@ -175,6 +241,7 @@ def assert_contract(world):
 
     world.settle()
     again, watch, before, mutations = run(world, check_mode=False)
+    assert_reads_only_in_observe(world, watch)
     assert (again["changed"], again["actions"]) == (False, []), f"a second run is not a no-op: {again}"
     assert watch.changed_in() == [] and mutations == [] and world.state() == before
     assert again["diff"]["before"] == again["diff"]["after"]

@@ -53,6 +53,7 @@ from ansible_collections.openblade.kvm.tests.unit.contract import (
     table_world,
     tree,
 )
+from ansible_collections.openblade.kvm.tests.unit.fakes import FakeRunner
 from ansible_collections.openblade.kvm.tests.unit.lvm_host import GIB, VG, lv, report
 
 # Classes only ever used through a subclass.
@@ -89,6 +90,30 @@ def thin_volume(tmp_path):
     host = TableHost(module.host(**module.state()), [module.CREATE_1G],
                      module.host(**module.state(lv("vol1", size=GIB))))
     return table_world(module.builder(tmp_path, size="1g"), host)
+
+
+def thin_volume_removed(tmp_path):
+    # A removal checks who uses the volume: read in observe, like every other read.
+    module = test_lvm_volume
+    host = TableHost(module.host(**module.state(lv("vol1", size=GIB))),
+                     [["lvremove", "--yes", "obt_vg/vol1"]], module.host(**module.state()))
+    return table_world(module.builder(tmp_path, state="absent"), host)
+
+
+def thin_volume_shrunk(tmp_path):
+    module = test_lvm_volume
+    shrink = ["lvreduce", "--yes", "--size", f"{GIB}b", "obt_vg/vol1"]
+    host = TableHost(module.host(**module.state(lv("vol1", size=2 * GIB))), [shrink],
+                     module.host(**module.state(lv("vol1", size=GIB))))
+    return table_world(module.builder(tmp_path, size="1g", force=True), host)
+
+
+def clones_removed(tmp_path):
+    module = test_lvm_clones
+    host = TableHost(module.state(module.clone("web1"), module.clone("web2")), [module.remove("web2-root")],
+                     module.state(module.clone("web1")))
+    return table_world(module.builder(tmp_path, [module.item("web1"), module.item("web2", state="absent")]),
+                       host)
 
 
 def clones(tmp_path):
@@ -304,7 +329,9 @@ def migration(tmp_path):
                 [call for call in src.calls if src.is_mutation(call)],
                 [call for call in dest.calls if dest.is_mutation(call)], setup.seed.exists())
     # The destination's guest answering is checked, not made: a listed step that only reads.
-    return World(build, state, verifications=[f"check that {module.NAME} runs on blade2 and answers"])
+    return World(build, state, verifications=[f"check that {module.NAME} runs on blade2 and answers"],
+                 reads_after_observe="plan reads both blades (lvs, vgs, the destination's libvirt) for "
+                                     "its pre-flight checks")
 
 
 # --- guest_backup / guest_restore: two blades (see test_backup_plan) ----------------------------------
@@ -345,7 +372,9 @@ def guest_backup(tmp_path):
         return (src.changes(), dest.changes(), len(sends.sent), tuple(hv.events),
                 src.calls.count(reserve) - src.calls.count(release))
     world = World(lambda: module.backup(hv, src, dest, sends.transfer, str(tmp_path), world.check_mode,
-                                        label="b1"), state, settle=settle)
+                                        label="b1"), state, settle=settle,
+                  reads_after_observe="plan estimates the bytes to send from the pool's metadata "
+                                      "(thin_dump under the VG lock)")
     return world
 
 
@@ -376,8 +405,8 @@ SCENARIOS = {
     "NetworkResource": [network],
     "Partitions": [partitions],
     "ThinPool": [thin_pool],
-    "ThinVolume": [thin_volume],
-    "Clones": [clones],
+    "ThinVolume": [thin_volume, thin_volume_removed, thin_volume_shrunk],
+    "Clones": [clones, clones_removed],
     "GoldenImage": [golden_image],
     "Snapshots": [snapshots],
     "LvmInventory": [lvm_inventory],
@@ -436,10 +465,20 @@ class Toy(_reconcile.Resource):
         return {"content": self.path.read_text()} if self.path.exists() else None
 
     def desired(self, current):
+        if self.breach == "runs a command in desired":
+            FakeRunner({("cat", str(self.path)): (0, "", "")}).run(["cat", str(self.path)])
+        if self.breach == "asks libvirt in plan":
+            conn = libvirt.open("test:///default")
+            conn.listAllDomains()
+            conn.close()
+        if self.breach == "reads in desired":
+            self.path.exists() and self.path.read_text()
         return {"content": "wanted"}
 
     def plan(self, current, desired):
         plan = _reconcile.Plan()
+        if self.breach == "reads in plan":  # decides on the disk, not on current
+            current = {"content": self.path.read_text()} if self.path.exists() else None
         if current != desired or self.breach == "never converges":
             apply = (lambda: None) if self.breach == "idle action" else (
                 lambda: self.path.write_text("wanted"))
@@ -455,6 +494,10 @@ class Toy(_reconcile.Resource):
     ("writes in check mode", "changed the world in ['plan']"),
     ("idle action", "listed actions that changed nothing"),
     ("never converges", "a second run is not a no-op"),
+    ("reads in plan", "desired or plan read the host"),
+    ("reads in desired", "desired or plan read the host"),
+    ("runs a command in desired", "desired or plan read the host"),
+    ("asks libvirt in plan", "desired or plan read the host"),
 ])
 def test_the_contract_catches_each_breach(tmp_path, breach, message):
     path = tmp_path / "file"

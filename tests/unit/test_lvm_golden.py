@@ -311,3 +311,16 @@ def test_a_file_url_is_the_same_as_src(tmp_path, src):
                                     state(extra=info(src)), import_mutations(src))
     assert real["actions"][1] == f"import {src} (qcow2) into obt_vg/debian12-1, writing only allocated blocks"
     assert "download" not in real
+
+
+@pytest.mark.parametrize("extra, params, message", [
+    ({}, {"checksum": OTHER_SHA}, "not the expected"),
+    ({"backing-filename": "/etc/shadow"}, {}, "has a backing file"),
+])
+def test_observe_reads_the_source_and_desired_refuses_it(tmp_path, src, extra, params, message):
+    # The refusal is a decision on what observe read, not part of the reading.
+    golden_image = builder(tmp_path, src, **params)(FakeRunner(state(extra=info(src, **extra))))
+    current = golden_image.observe()
+    assert current is None and golden_image.source_read["info"]["filename"] == src
+    with pytest.raises(ReconcileError, match=message):
+        golden_image.desired(current)

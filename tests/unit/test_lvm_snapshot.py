@@ -162,3 +162,47 @@ def test_bad_input_fails_before_any_command(tmp_path, params, message):
         builder(tmp_path, **params)(runner)
     assert message in str(caught.value)
     assert runner.calls == []
+
+
+# --- phases: desired builds the wanted snapshots itself; the in-use check is read in observe --------
+
+class CountingDomains(StaticDomains):
+    def __init__(self, domains=()):
+        super().__init__(domains)
+        self.asked = []
+
+    def using(self, vg, lv):
+        self.asked.append(lv)
+        return super().using(vg, lv)
+
+
+def phases(tmp_path, existing, **params):
+    snapshots = builder(tmp_path, **params)(FakeRunner(state(*existing)))
+    snapshots.domains = CountingDomains([("restore-test", False, {"/dev/obt_vg/web1-root-snap-a"})])
+    current = snapshots.observe()
+    return snapshots, current, snapshots.desired(current)
+
+
+def test_desired_is_the_snapshots_after_the_run_without_the_plan(tmp_path):
+    snapshots, current, desired = phases(tmp_path, [ours("a", 100), ours("b", 200), ours("x", 50)],
+                                         retention=2)
+    assert current == {"snapshots": ["web1-root-snap-b", "web1-root-snap-a", "web1-root-snap-x"]}
+    # c is created, b kept; a is beyond the retention but a domain uses it: kept; x pruned.
+    assert desired == {"snapshots": ["web1-root-snap-c", "web1-root-snap-b", "web1-root-snap-a"]}
+    assert snapshots.domains.asked == ["web1-root-snap-a", "web1-root-snap-x"]
+    assert snapshots.plan(current, desired).descriptions() == [
+        CREATED, "remove snapshot obt_vg/web1-root-snap-x (beyond the retention of 2)"]
+
+
+def test_a_run_that_removes_nothing_asks_no_one_who_uses_a_snapshot(tmp_path):
+    snapshots, current, desired = phases(tmp_path, [ours("a", 100), ours("c", NOW)], retention=2)
+    assert desired == current and snapshots.domains.asked == []
+
+
+def test_removing_by_label_and_pruning_removes_the_label_first(tmp_path):
+    snapshots, current, desired = phases(tmp_path, [ours("b", 100), ours("c", NOW), ours("d", 50)],
+                                         state="absent", retention=1)
+    assert desired == {"snapshots": ["web1-root-snap-b"]}
+    assert snapshots.plan(current, desired).descriptions() == [
+        "remove snapshot obt_vg/web1-root-snap-c",
+        "remove snapshot obt_vg/web1-root-snap-d (beyond the retention of 1)"]

@@ -149,6 +149,11 @@ def test_removing_a_bridge_removes_its_files_and_the_nic_skeleton(tmp_path):
     ]
     assert sorted(p.name for p in (tmp_path / "etc").iterdir()) == []
     assert result["diff"]["after"]["runtime"] == {"br-sales": None}
+    # Every file removed is in the diff's before as observe read it, and absent after.
+    before, after = result["diff"]["before"]["files"], result["diff"]["after"]["files"]
+    assert sorted(before) == sorted(after) == sorted(action.split(" ", 1)[1]
+                                                     for action in result["actions"][:4])
+    assert all(before.values()) and not any(after.values())
 
 
 def test_port_removed_from_the_list_is_released_and_foreign_ports_stay(tmp_path):
@@ -422,3 +427,33 @@ def test_an_address_networkd_already_dropped_is_not_an_error(tmp_path):
     result = reconcile(resource(host, tmp_path, [BridgeSpec("br-sales", addresses=["10.9.0.1/24"])]))
     assert "remove address 10.9.0.2/24 from br-sales" in result["actions"]
     assert tuple(delete) in host.calls
+
+
+# --- phases: observe reads, desired decides on what observe read ------------------------------------
+
+def test_observe_only_reads_and_desired_refuses(tmp_path):
+    # A file of someone else's at our path is a refusal of the plan, not of the observation.
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/05-openblade-br-x.network").write_text("[Match]\nName=br-x\n")
+    net = resource(FakeNetHost(lab_links(etc(tmp_path))), tmp_path, [BridgeSpec("br-x")])
+    current = net.observe()
+    assert current["files"] == {etc(tmp_path, "05-openblade-br-x.netdev"): None,
+                                etc(tmp_path, "05-openblade-br-x.network"): ["[Match]", "Name=br-x"]}
+    with pytest.raises(ReconcileError, match="was not written by openblade.kvm"):
+        net.desired(current)
+
+
+def test_desired_and_plan_decide_on_what_observe_read(tmp_path):
+    # Files that change on disk after observe do not change the plan: it reads nothing itself.
+    host = FakeNetHost(lab_links(etc(tmp_path)), accept=RELOAD)
+    first = resource(host, tmp_path, [BridgeSpec("br-sales", ports=["trunk0"])])
+    current = first.observe()
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/05-openblade-br-sales.network").write_text("[Match]\nName=br-sales\n")
+    desired = first.desired(current)
+    planned = first.plan(current, desired).descriptions()
+    (tmp_path / "etc/05-openblade-br-sales.network").unlink()
+    fresh = resource(host, tmp_path, [BridgeSpec("br-sales", ports=["trunk0"])])
+    again = fresh.observe()
+    assert (again, fresh.desired(again)) == (current, desired)
+    assert fresh.plan(again, fresh.desired(again)).descriptions() == planned

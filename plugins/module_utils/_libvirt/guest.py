@@ -144,11 +144,30 @@ class GuestReconciler:
 
     def observe(self):
         dom = self.hv.lookup(self.name)
+        self.host = self._observe_host(dom)
         if dom is None:
             return None
         self.dom = dom
         self.observed = observe_guest(self.hv, dom, self._keys)
         return self._view(self.observed.fields, self.observed.state, self.observed.autostart)
+
+    def _observe_host(self, dom):
+        """What the plan checks around the guest (its disks, networks and seed; what
+        undefining it would orphan), read here so that the plan reads nothing itself."""
+        host = {"disks": {}, "networks": {}, "seed": None, "snapshots": 0, "managed_save": False}
+        if self.spec.state != "absent":
+            host["disks"] = {disk["path"]: os.path.exists(disk["path"]) for disk in self.spec.disks
+                             if disk["path"] != self.spec.seed_path}
+            host["networks"] = {nic["partition"]: self.hv.network_exists(nic["partition"])
+                                for nic in self.spec.nic_params if nic.get("partition")}
+            if self.spec.seed_files is not None:
+                path = self.spec.seed_path
+                exists = os.path.exists(path)
+                host["seed"] = {"exists": exists, "exposed": exists and seed.exposed(path)}
+        if dom is not None and (self.spec.state == "absent" or self.params.get("recreate")):
+            host["snapshots"] = self.hv.snapshot_count(dom)
+            host["managed_save"] = self.hv.has_managed_save(dom)
+        return host
 
     def _view(self, fields, state, autostart):
         view = {key: fields.get(key) for key in self._keys}
@@ -220,11 +239,11 @@ class GuestReconciler:
         cannot start without them, so the result says what it assumed.
         """
         for disk in self._fields["disks"]:
-            if disk["path"] != self.spec.seed_path and not os.path.exists(disk["path"]):
+            if disk["path"] != self.spec.seed_path and not self.host["disks"][disk["path"]]:
                 plan.warn(f"guest {self.name}: disk {disk['path']} does not exist (yet); this plan assumes "
                           "an earlier task creates it, and the guest cannot start without it")
         for nic in self._fields["nics"]:
-            if nic["partition"] and not self.hv.network_exists(nic["partition"]):
+            if nic["partition"] and not self.host["networks"][nic["partition"]]:
                 plan.warn(f"guest {self.name}: libvirt network {nic['partition']} (a partition) is not "
                           "defined (yet); this plan assumes an earlier task defines it, and the guest "
                           "cannot start without it")
@@ -267,10 +286,10 @@ class GuestReconciler:
                 guest=self.name, impossible=[change.label for change in impossible])
 
         if self.spec.seed_files is not None and (
-                observed.fields["seed"] != desired["seed"] or not os.path.exists(self.spec.seed_path)):
+                observed.fields["seed"] != desired["seed"] or not self.host["seed"]["exists"]):
             self._add(plan, f"build cloud-init seed {self.spec.seed_path} for {self.name}",
                       self._build_seed)
-        elif self.spec.seed_files is not None and seed.exposed(self.spec.seed_path):
+        elif self.spec.seed_files is not None and self.host["seed"]["exposed"]:
             # A seed written before seeds were closed to other users (mode 0644).
             self._add(plan, f"restrict cloud-init seed {self.spec.seed_path} of {self.name} to root and "
                       "the QEMU user", lambda: seed.restrict(self.spec.seed_path))
@@ -362,12 +381,11 @@ class GuestReconciler:
     def _refuse_if_unsafe_to_undefine(self, verb, nvram_counts=False):
         """Snapshots, a managed save and (for removal) NVRAM hold state that undefining
         would orphan or delete; they need force.  Returns the undefine flags to use."""
-        dom = self.observed.dom
         holds = []
-        count = self.hv.snapshot_count(dom)
+        count = self.host["snapshots"]
         if count:
             holds.append(f"{count} snapshot{'' if count == 1 else 's'}")
-        managed_save = self.hv.has_managed_save(dom)
+        managed_save = self.host["managed_save"]
         if managed_save:
             holds.append("a managed save image")
         nvram = model.has_nvram(self.observed.root)

@@ -60,6 +60,7 @@ class LvmResource(Resource):
         self.vg_info = None
         self.lvs = {}
         self.pending = {}
+        self.in_use = {}
 
     # --- lock and observation ----------------------------------------------------------
 
@@ -87,8 +88,16 @@ class LvmResource(Resource):
     def run(self, argv):
         return lambda: self.lvm.run(argv)
 
+    def observe_users(self, names):
+        """Read who uses each of these LVs (those the run may remove or shrink), in observe:
+        the check asks libvirt, which a run that removes nothing never needs, and the plan
+        decides on what was read here."""
+        self.in_use = {name: users_of(self.lvs[name], self.domains, self.proc_root, self.sys_root)
+                       for name in names if name in self.lvs}
+
     def users(self, lv):
-        return users_of(lv, self.domains, self.proc_root, self.sys_root)
+        """Who uses ``lv``, as :meth:`observe_users` read it."""
+        return self.in_use[lv.name]
 
     # --- prerequisites -----------------------------------------------------------------
 

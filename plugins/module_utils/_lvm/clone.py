@@ -95,6 +95,7 @@ class Clones(LvmResource):
                 found[item.name] = {
                     "origin": clone_origin(lv), "owner": tags.value(lv.tags, tags.OWNER),
                     "size": lv.size, "active": lv.active, "activation_skip": lv.skip_activation}
+        self.observe_users([item.name for item in self.items if item.state == "absent"])
         return found
 
     def desired(self, current):

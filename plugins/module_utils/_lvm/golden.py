@@ -126,11 +126,14 @@ class GoldenImage(LvmResource):
     def observe(self):
         self.observe_vg()
         self.lv = self.lvs.get(self.lv_name)
+        if self.lv is not None and tags.IMPORTING in self.lv.tags:
+            self.observe_users([self.lv_name])  # an interrupted import, removed before the next one
         self.source = None
         done = self.lv is not None and tags.IMPORTING not in self.lv.tags
         # A download that is not cached yet is inspected once it is (see _plan_download).
-        if (not done or self.recorded() is None) and (self.download is None or self.download.cached()):
-            self.source = self._inspect_source()
+        self.inspects = ((not done or self.recorded() is None)
+                         and (self.download is None or self.download.cached()))
+        self.source_read = self._read_source() if self.inspects else None
         if self.lv is None:
             return None
         return self._state(tags.value(self.lv.tags, tags.SHA256), tags.IMPORTING not in self.lv.tags,
@@ -159,27 +162,44 @@ class GoldenImage(LvmResource):
 
         ``digests`` are the ones a download just verified, so the file is not read twice.
         """
+        return self._checked_source(self._read_source(digests))
+
+    def _read_source(self, digests=None):
+        """What ``src`` is (None: not a file): qemu-img's report, its first bytes, its digests;
+        the digests only of a file that the checks would not refuse anyway."""
         if not os.path.isfile(self.src):
-            raise ReconcileError(f"src: {self.src} does not exist on the host (or is not a file)",
-                                 option="src")
+            return None
         argv = commands.QEMU_IMG_INFO.argv(format=self.format, positional=[self.src])
         info = self.lvm.runner.json(argv)
+        head = None
+        if self.format == "raw":
+            with open(self.src, "rb") as handle:
+                head = handle.read(4)
+        if digests is None and not info.get("backing-filename") and head != QCOW2_MAGIC:
+            algorithm = self.checksum.algorithm if self.checksum else "sha256"
+            digests = file_digests(self.src, {"sha256", algorithm})
+        return {"argv": argv, "info": info, "head": head, "digests": digests}
+
+    def _checked_source(self, read):
+        if read is None:
+            raise ReconcileError(f"src: {self.src} does not exist on the host (or is not a file)",
+                                 option="src")
+        info = read["info"]
         if info.get("backing-filename"):
             raise ReconcileError(f"src: {self.src} has a backing file ({info['backing-filename']}); "
                                  "golden images must be self-contained (flatten it with "
                                  "qemu-img convert first)", option="src")
-        if self.format == "raw":
-            with open(self.src, "rb") as handle:
-                if handle.read(4) == QCOW2_MAGIC:
-                    raise ReconcileError(f"format: {self.src} starts with a qcow2 header but format is "
-                                         "raw; importing it raw would copy the qcow2 container "
-                                         "(set format: qcow2)", option="format")
+        if read["head"] == QCOW2_MAGIC:
+            raise ReconcileError(f"format: {self.src} starts with a qcow2 header but format is "
+                                 "raw; importing it raw would copy the qcow2 container "
+                                 "(set format: qcow2)", option="format")
         try:
             virtual = int(info["virtual-size"])
         except (KeyError, TypeError, ValueError):
-            raise CommandError(argv, 0, json.dumps(info), problem="printed no virtual-size") from None
+            raise CommandError(read["argv"], 0, json.dumps(info),
+                               problem="printed no virtual-size") from None
         algorithm = self.checksum.algorithm if self.checksum else "sha256"
-        digests = digests or file_digests(self.src, {"sha256", algorithm})
+        digests = read["digests"]
         if self.checksum is not None and digests[algorithm] != self.checksum.digest:
             raise ReconcileError(f"checksum: {self.src} has {algorithm} {digests[algorithm]}, not the "
                                  f"expected {self.checksum.digest}; refusing to import it",
@@ -192,6 +212,8 @@ class GoldenImage(LvmResource):
         return self.source["sha256"] if self.source else None
 
     def desired(self, current):
+        if self.inspects:  # refuses a source that must not be imported, from what observe read
+            self.source = self._checked_source(self.source_read)
         return self._state(self.wanted_sha256(), True, self.read_only,
                            self.checksum.digest if self.checksum else None)
 

@@ -82,66 +82,81 @@ class Snapshots(LvmResource):
     def observe(self):
         self.observe_vg()
         self.ours = {name: lv for name, lv in self.lvs.items() if self._ours(lv)}
+        self.observe_users(self._removable())
         return {"snapshots": [name for _created, name in
                               self._newest_first((created(lv), n) for n, lv in self.ours.items())]}
 
-    def desired(self, current):
-        # Filled in by plan(), which decides what is created and pruned.
-        return current
+    def _removable(self):
+        """Our snapshots that the label (state absent) or the retention may remove."""
+        names = [self.snapshot] if self.state == "absent" and self.snapshot in self.ours else []
+        if self.retention is not None:
+            creates = self.state == "present" and self.snapshot is not None and self.snapshot not in self.lvs
+            newest = self._newest_first((created(lv), name) for name, lv in self.ours.items()
+                                        if name not in names)
+            names += [name for _created, name in newest[max(self.retention - creates, 0):]]
+        return names
 
-    def plan(self, current, desired):
-        plan = Plan()
-        entries = [(created(lv), name) for name, lv in self.ours.items()]
+    def desired(self, current):
+        """Our snapshots after this run, newest first: the label's created (or removed), and
+        those beyond the retention pruned, except the ones in use (kept, with a warning)."""
+        self.warnings = []
         existing = self.lvs.get(self.snapshot) if self.snapshot else None
         if existing is not None and self.snapshot not in self.ours:
             raise ReconcileError(f"{existing.full_name} exists but is not a snapshot of "
                                  f"{self.vg}/{self.volume} made by lvm_snapshot; refusing to treat "
                                  "it as one")
-        if self.state == "present" and self.snapshot:
-            if existing is None:
-                entries.append(self._plan_create(plan))
-            elif self.active:
-                self.activate(plan, existing)
+        entries = [(created(lv), name) for name, lv in self.ours.items()]
+        if self.state == "present" and self.snapshot and existing is None:
+            origin = self.lvs.get(self.volume)
+            if origin is not None:
+                require_thin(origin, "snapshots")
+            self.stamp = int(self.clock())
+            entries.append((self.stamp, self.snapshot))
         elif self.state == "absent" and existing is not None:
-            self.users(existing).refuse("remove", force=False)
-            self._remove(plan, existing, "")
+            self.in_use[self.snapshot].refuse("remove", force=False)
             entries = [entry for entry in entries if entry[1] != self.snapshot]
+        kept = self._newest_first(entries)
         if self.retention is not None:
-            entries = self._plan_prune(plan, entries)
-        desired["snapshots"] = [name for _created, name in self._newest_first(entries)]
+            kept = [entry for index, entry in enumerate(kept)
+                    if index < self.retention or self._kept_in_use(entry[1])]
+        return {"snapshots": [name for _created, name in kept]}
+
+    def _kept_in_use(self, name):
+        try:
+            self.in_use[name].refuse("prune", force=False)
+        except InUse as exc:
+            self.warnings.append(f"{exc}; kept beyond the retention of {self.retention}")
+            return True
+        return False
+
+    def plan(self, current, desired):
+        plan = Plan()
+        for warning in self.warnings:
+            plan.warn(warning)
+        wanted = desired["snapshots"]
+        if self.state == "present" and self.snapshot in wanted and self.snapshot not in current["snapshots"]:
+            self._plan_create(plan)
+        elif self.state == "present" and self.snapshot in self.ours and self.active:
+            self.activate(plan, self.ours[self.snapshot])
+        # The label's own removal first, then what the retention prunes, newest first.
+        gone = [name for name in current["snapshots"] if name not in wanted]
+        for name in sorted(gone, key=lambda name: name != self.snapshot or self.state != "absent"):
+            why = "" if name == self.snapshot and self.state == "absent" else \
+                f" (beyond the retention of {self.retention})"
+            self._remove(plan, self.ours[name], why)
         return plan
 
     def _plan_create(self, plan):
         origin = self.lvs.get(self.volume)
-        if origin is not None:
-            require_thin(origin, "snapshots")
-        stamp = int(self.clock())
         argv = commands.LVCREATE.argv(
             snapshot=True, permission="r", activationskip="n" if self.active else None,
             addtag=[tags.MARKER, tags.SNAPSHOT, tags.kv(tags.SNAPSHOT_OF, self.volume),
-                    tags.kv(tags.CREATED, stamp)],
+                    tags.kv(tags.CREATED, self.stamp)],
             name=self.snapshot, positional=[f"{self.vg}/{self.volume}"])
         missing = None if origin is not None else (
             f"volume {self.vg}/{self.volume}" if self.vg_info else f"volume group {self.vg}")
         self.add_or_fail_missing(plan, f"create read-only snapshot {self.vg}/{self.snapshot} of "
                                  f"{self.vg}/{self.volume}", argv, missing)
-        return (stamp, self.snapshot)
-
-    def _plan_prune(self, plan, entries):
-        kept = []
-        for index, (stamp, name) in enumerate(self._newest_first(entries)):
-            if index < self.retention:
-                kept.append((stamp, name))
-                continue
-            lv = self.ours[name]
-            try:
-                self.users(lv).refuse("prune", force=False)
-            except InUse as exc:
-                plan.warn(f"{exc}; kept beyond the retention of {self.retention}")
-                kept.append((stamp, name))
-                continue
-            self._remove(plan, lv, f" (beyond the retention of {self.retention})")
-        return kept
 
     def _remove(self, plan, lv, why):
         self.pruned.append(lv.name)

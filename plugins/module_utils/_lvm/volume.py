@@ -38,6 +38,10 @@ class ThinVolume(LvmResource):
         self.lv = self.lvs.get(self.name)
         if self.lv is None:
             return None
+        shrinks = (self.force and self.size is not None and not self.size.relative
+                   and sizes.round_up(self.size.nbytes, self.extent) < self.lv.size)
+        if self.state == "absent" or shrinks:
+            self.observe_users([self.name])
         return {"pool": self.lv.pool, "size": self.lv.size}
 
     def desired(self, current):

@@ -6,15 +6,17 @@
 One :class:`NetworkResource` reconciles a set of link specs (one for the single-link
 modules, a trunk with all its partitions for ``partitions``) in one transaction:
 
-1. observe: the running links (``ip -j``, ``bridge -j``, ``networkctl --json``), the
-   management path, and the files of ours these specs cover (:mod:`.files`);
-2. desired: every file's wanted content and every link's wanted runtime fields, validated
-   against the running state (:mod:`.validation`: a member enslaved elsewhere, an MTU
-   above what the kernel allows, a device we did not create);
-3. plan: file writes, then the runtime steps networkd does not do by itself on
-   ``networkctl reload`` (:mod:`.steps`), then a wait until the kernel shows the wanted
-   state (:mod:`.verify`), and, on the management path, a probe (:mod:`.guard`); all of it
-   inside one transaction with rollback (:mod:`.transaction`).
+1. observe (reads only): the running links (``ip -j``, ``bridge -j``, ``networkctl
+   --json``), the management path, the networkd files (:class:`.files.FileView`), and what
+   the files of ours these specs cover hold now;
+2. desired (from what observe read, no further reads): every file's wanted content
+   (:class:`.files.FilePlan`, which refuses a file or device we did not create) and every
+   link's wanted runtime fields, validated against the running state (:mod:`.validation`: a
+   member enslaved elsewhere, an MTU above what the kernel allows);
+3. plan (from those two): file writes, then the runtime steps networkd does not do by
+   itself on ``networkctl reload`` (:mod:`.steps`), then a wait until the kernel shows the
+   wanted state (:mod:`.verify`), and, on the management path, a probe (:mod:`.guard`); all
+   of it inside one transaction with rollback (:mod:`.transaction`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import time
 from ansible_collections.openblade.kvm.plugins.module_utils import _validate as validate
 from ansible_collections.openblade.kvm.plugins.module_utils._lock import resource_lock
 from ansible_collections.openblade.kvm.plugins.module_utils._net import units
-from ansible_collections.openblade.kvm.plugins.module_utils._net.files import FilePlan
+from ansible_collections.openblade.kvm.plugins.module_utils._net.files import FilePlan, FileView
 from ansible_collections.openblade.kvm.plugins.module_utils._net.guard import management_guard
 from ansible_collections.openblade.kvm.plugins.module_utils._net.management import (
     ManagementPath,
@@ -58,7 +60,7 @@ def _lines(content):
 
 
 def _timeout(value):
-    number = validate._as_int(value)
+    number = validate.as_int(value)
     if number is None or not 5 <= number <= 3600:
         raise validate.ValidationError(
             f"rollback_timeout: {value!r} is not a valid timeout (allowed: integers 5-3600 seconds)",
@@ -107,22 +109,30 @@ class NetworkResource(Resource):
         self.pending = pending_changes(self.txn_options["backup_root"])
         self.snapshot = observe(self.runner)
         self.mgmt = ManagementPath(self.snapshot, management_address(self.management_option, self.environ))
-        # Which of our files these specs cover, and what they hold (reads only).
-        self.files = FilePlan(self.layout, self.specs, self.defined, self.snapshot)
+        self.view = FileView(self.layout, [link.network_file for link in self.snapshot.links.values()])
+        self.observed_specs(self.view)
         self.by_name = {spec.name: spec for spec in self.specs}
-        return {"files": {path: _lines(self.files.before[path]) for path in self.files.paths},
+        self.previous_lower = {spec.name: self.view.previous_lower(spec) for spec in self.specs}
+        return {"files": {path: _lines(content) for path, content in self.view.covered(self.specs).items()},
                 "runtime": {spec.name: self.observed_state(spec) for spec in self.specs}}
 
+    def observed_specs(self, view):
+        """Hook: the specs that depend on what is on the host (partitions' pruning)."""
+
     def desired(self, current):
+        # Which files of ours these specs cover and what they should hold, from what observe read.
+        self.files = FilePlan(self.view, self.specs, self.defined, self.snapshot)
         self.warnings = self.files.warnings + check_runtime(self.files)
-        return {"files": {path: _lines(self.files.after[path]) for path in current["files"]},
+        files = {path: _lines(self.files.after[path]) for path in self.files.paths}
+        files.update((path, lines) for path, lines in current["files"].items() if path not in files)
+        return {"files": files,
                 "runtime": {name: self.wanted_state(self.by_name[name]) for name in current["runtime"]}}
 
     def observed_state(self, spec):
         link = self.snapshot.link(spec.name)
         if link is None:
             return None
-        managed = set(spec.lower_links()) | set(self.files.previous_lower.get(spec.name, ()))
+        managed = set(spec.lower_links()) | set(self.previous_lower.get(spec.name, ()))
         return spec.observed(link, self.snapshot, managed)
 
     def wanted_state(self, spec):

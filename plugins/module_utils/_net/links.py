@@ -232,7 +232,7 @@ class BondSpec(LinkSpec):
             raise validate.ValidationError("members: a bond needs at least one member interface",
                                            option="members")
         self.mode = validate.one_of(mode, "mode", BOND_MODES)
-        number = validate._as_int(miimon)
+        number = validate.as_int(miimon)
         if number is None or not 0 <= number <= 60000:
             raise validate.ValidationError(
                 f"miimon: {miimon!r} is not a valid link monitoring interval (allowed: integers "

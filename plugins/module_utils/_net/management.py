@@ -79,7 +79,7 @@ class Probe:
             host = text
         self.host = validate.ip_address(host, option)
         if self.port is not None:
-            number = validate._as_int(self.port)
+            number = validate.as_int(self.port)
             if number is None or not 1 <= number <= 65535:
                 raise validate.ValidationError(
                     f"{option}: {target!r} has an invalid port (allowed: 1-65535)", option=option)

@@ -41,7 +41,9 @@ def _fail(option, message):
     raise validate.ValidationError(f"{option}: {message}", option=option)
 
 
-def _partition(index, entry, trunk_if, bridge_prefix):
+def partition_entry(index, entry, trunk_if, bridge_prefix):
+    """One validated partition (``partitions[index]``) of a trunk; the inventory plugin checks
+    entries one by one with it too."""
     where = f"partitions[{index}]"
     if not isinstance(entry, dict):
         _fail(where, f"{entry!r} is not a partition (a dict with name, vlan, subnet)")
@@ -101,7 +103,8 @@ def partition_layout(trunk, partitions, bond_name="bond0", bond_mode="active-bac
         _fail("bridge_prefix", f"{bridge_prefix!r} is not a string")
     if not isinstance(partitions, list):
         _fail("partitions", f"{partitions!r} is not a list of partitions")
-    layout = [_partition(index, entry, trunk_if, bridge_prefix) for index, entry in enumerate(partitions)]
+    layout = [partition_entry(index, entry, trunk_if, bridge_prefix)
+              for index, entry in enumerate(partitions)]
     for key, what in (("name", "name"), ("vlan", "VLAN ID")):
         seen = {}
         for part in layout:
@@ -127,8 +130,9 @@ def partition_layout(trunk, partitions, bond_name="bond0", bond_mode="active-bac
 
 
 def partition_specs(layout, prune_from=None):
-    """The link specs of a layout; with ``prune_from`` (a Layout), also the removal of
-    every device an earlier partitions run created that this layout no longer has."""
+    """The link specs of a layout; with ``prune_from`` (a Layout, or the FileView observe
+    read), also the removal of every device an earlier partitions run created that this
+    layout no longer has."""
     specs = []
     bond = layout["bond"]
     if bond:
@@ -167,17 +171,16 @@ class Partitions(NetworkResource):
             params["trunk"], params["partitions"], params["bond_name"], params["bond_mode"],
             params["bond_miimon"], params["bond_xmit_hash_policy"], params["trunk_mtu"],
             params["bridge_prefix"])
-        files = layout or units.Layout()
-        self.prune_from = files if params["prune"] else None
-        super().__init__(runner, partition_specs(self.partition_layout), layout=files, **options)
+        self.prune = bool(params["prune"])
+        super().__init__(runner, partition_specs(self.partition_layout), layout=layout or units.Layout(),
+                         **options)
 
-    def observe(self):
+    def observed_specs(self, view):
         # What is stale is read under the lock: a run that waited for another one must also
         # prune what that one created (read before the lock, it was missed).
-        if self.prune_from is not None:
-            self.specs = partition_specs(self.partition_layout, prune_from=self.prune_from)
+        if self.prune:
+            self.specs = partition_specs(self.partition_layout, prune_from=view)
             self.defined = {spec.name: spec for spec in self.specs if spec.present}
-        return super().observe()
 
     def result(self, current, desired, plan, applied):
         return dict(super().result(current, desired, plan, applied), partitions=self.partition_layout)

@@ -17,14 +17,15 @@ MASTER_ROLES = ("bridge", "bond")
 
 def check_runtime(files):
     """Refuse what the running links make impossible, before anything changes; returns
-    warnings for what is only worth saying (a port that does not exist yet)."""
+    warnings for what is only worth saying (a port that does not exist yet).  ``files`` is
+    the :class:`.files.FilePlan`: it reads what observe saw, never the disk."""
     warnings = []
     for spec in files.defined.values():
         option = {"bridge": "ports", "bond": "members", "vlan": "parent"}[spec.attach_role]
         for lower in spec.lower_links():
             link = files.snapshot.link(lower)
             if link is None:
-                if lower not in files.defined and files.layout.read(files.layout.netdev(lower)) is None:
+                if lower not in files.defined and files.view.read(files.layout.netdev(lower)) is None:
                     warnings.append(f"{option}: {lower} does not exist (yet); {spec.name} "
                                     f"picks it up when it appears")
                 continue
@@ -47,13 +48,13 @@ def check_runtime(files):
 def _refuse_other_master_dropins(files, spec, lower, option):
     main = files.layout.network(lower)
     mine = os.path.basename(files.layout.dropin(main, spec.attach_role, spec.name))
-    for path in files.layout.dropins_of(main):
+    for path in files.view.dropins_of(main):
         name = os.path.basename(path)
         claimed = any(name.startswith(f"{units.DROPIN_PREFIX}{role}-") for role in MASTER_ROLES)
         if claimed and name != mine and files.after.get(path, "kept") is not None:
             raise validate.ValidationError(
                 f"{option}: {lower} is already claimed by "
-                f"{units.owner_of(files.layout.read(path)) or path} ({path}); release it there "
+                f"{units.owner_of(files.view.read(path)) or path} ({path}); release it there "
                 "first", option=option)
 
 
