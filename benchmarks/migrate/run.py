@@ -50,6 +50,9 @@ lab_conftest = _load("lab_conftest", os.path.join(LAB_TESTS, "conftest.py"))
 lab = _load("lab_test_migrate", os.path.join(LAB_TESTS, "test_migrate.py"))
 
 METHODS = ("openblade", "virsh")
+# How long a nested guest may take to print its first counts: about 2 min on an idle lab,
+# well over 10 min when other labs share the host (the lab tests' own 600 s is too short).
+BOOT_TIMEOUT = 2400
 
 
 class PatientBlade(lab_conftest.Blade):
@@ -101,14 +104,14 @@ def one_round(src, dest, index, order, data_mib):
     found = {}
     for method in order:
         name = names[method]
-        lab.wait_counting(src, name)
+        lab.wait_counting(src, name, timeout=BOOT_TIMEOUT)
         lab.watch(src, name)
         source = lab.allocated(src, name)
         if method == "openblade":
             total, libvirt_downtime, paused = ours(src, name)
         else:
             (total, libvirt_downtime), paused = plain_virsh(src, dest, name), None
-        lab.wait_counting(dest, name, timeout=600)  # a few counts on the destination
+        lab.wait_counting(dest, name, timeout=BOOT_TIMEOUT)  # a few counts on the destination
         last, first, gap = lab.serial_gap(src, name)
         found[method] = {
             "total": total, "gap": gap, "downtime": max(gap - 1, 0), "libvirt_ms": libvirt_downtime,
