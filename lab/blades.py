@@ -105,6 +105,13 @@ def _start_switch():
     return sock
 
 
+def blade_cpu(index):
+    """The CPU model TCG emulates for blade ``index``: ``max`` unless
+    OPENBLADE_LAB_CPU_<index> names another QEMU model (``qemu-system-x86_64 -cpu help``),
+    so a lab can mix CPU generations (the cluster's baseline CPU model is tested so)."""
+    return os.environ.get(f"OPENBLADE_LAB_CPU_{index}", "max")
+
+
 def _qemu_argv(image, index, switch_sock):
     name = blade_name(index)
     append = f"root=LABEL=bladeroot rw console=ttyS0 systemd.hostname={name} net.ifnames=1"
@@ -114,7 +121,7 @@ def _qemu_argv(image, index, switch_sock):
         # TCG's "max" CPU emulates SVM, so a blade would load kvm_amd and claim a KVM
         # that is only emulation. Keep KVM out of the blades; they report TCG honestly.
         # (Masking the flag with "max,-svm" breaks glibc in the initramfs on QEMU 7.2.)
-        accel = ["-accel", "tcg,thread=multi", "-cpu", "max"]
+        accel = ["-accel", "tcg,thread=multi", "-cpu", blade_cpu(index)]
         append += " modprobe.blacklist=kvm,kvm_amd,kvm_intel"
     mac = f"52:54:00:0b:{index:02x}"
     return [

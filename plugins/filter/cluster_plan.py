@@ -96,6 +96,11 @@ options:
     type: str
     choices: [none, drained, all]
     default: none
+  cpu_baseline:
+    description:
+      - The CPU every guest gets whose C(domain) sets no C(cpu), as the O(openblade.kvm.domain#module:cpu) option (the C(cluster) role's
+        C(cluster_cpu_baseline) computes it from every blade with M(openblade.kvm.cluster_info)).
+    type: dict
   errors:
     description:
       - V(raise) fails the task with the problem (inside Ansible's templating error).
@@ -137,7 +142,7 @@ from ansible_collections.openblade.kvm.plugins.plugin_utils.cluster import plan
 
 def cluster_plan(guests, cluster, blades, partitions, golden_images, pools, domains=None, ledgers=None,
                  cpu_ratio=4.0, memory_reserve_mib=2048, address_offset=10, user_data=None, blade_pools=None,
-                 drain=None, undrain=None, migrate="none", errors="raise"):
+                 drain=None, undrain=None, migrate="none", errors="raise", cpu_baseline=None):
     # Without netaddr the filter still loads (so ansible-doc and galaxy-importer list it),
     # and says what is missing when it is used.
     if not ipam.HAS_NETADDR:
@@ -146,7 +151,7 @@ def cluster_plan(guests, cluster, blades, partitions, golden_images, pools, doma
     try:
         return plan(cluster, guests, blades, partitions, golden_images, pools, domains, ledgers,
                     cpu_ratio, memory_reserve_mib, address_offset, user_data, blade_pools,
-                    drain or None, undrain or None, migrate)
+                    drain or None, undrain or None, migrate, cpu_baseline or None)
     except ValueError as exc:  # PlanError, PlacementError and the ledger's AddressError
         if errors == "return":
             return {"errors": [str(exc)]}

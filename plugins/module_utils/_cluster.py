@@ -15,6 +15,7 @@ import json
 import os
 
 from ansible_collections.openblade.kvm.plugins.module_utils._files import read_text, write_atomic
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import cpumodel
 from ansible_collections.openblade.kvm.plugins.module_utils._lock import resource_lock
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import (
     Plan,
@@ -57,20 +58,32 @@ class ClusterView(ReadOnlyResource):
     A blade without libvirtd (not yet a hypervisor) has no guests, which is an answer.
     """
 
-    def __init__(self, cluster, ledger_dir, guest_inventory, libvirtd=LIBVIRTD):
+    def __init__(self, cluster, ledger_dir, guest_inventory, libvirtd=LIBVIRTD, cpu_target=None,
+                 cpu_baseline=None):
         self.path = ledger_path(ledger_dir, cluster)
         self.cluster = cluster
         self.guest_inventory = guest_inventory  # called only when libvirtd is installed
         self.libvirtd = libvirtd
+        # cluster_cpu_baseline: read this blade's host-model CPU for guests of cpu_target, and
+        # (on one blade, with every blade's answer in cpu_baseline) compute their baseline.
+        self.cpu_target = cpu_target
+        self.cpu_baseline = cpu_baseline
         self.found = {}
 
     def observe(self):
-        guests = []
+        guests, hv = [], None
         if os.path.exists(self.libvirtd):
             inventory = self.guest_inventory()
             inventory.observe()
+            hv = inventory.hv
             guests = [guest for guest in inventory.found if guest.get("cluster") == self.cluster]
         self.found = {"guests": guests, "ledger": read_ledger(self.path), "ledger_path": self.path}
+        if self.cpu_target is not None:
+            self.found["host_cpu"] = cpumodel.read_host_cpu(hv.conn, self.cpu_target) if hv else None
+            if self.cpu_baseline is not None:
+                if hv is None:
+                    raise ReconcileError("cpu_baseline: this blade has no libvirtd to compute the baseline")
+                self.found["cpu_baseline"] = cpumodel.baseline(hv.conn, self.cpu_baseline, self.cpu_target)
         return None
 
     def result(self, current, desired, plan, applied):

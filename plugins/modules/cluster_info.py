@@ -27,6 +27,30 @@ options:
     description: libvirt connection URI.
     type: str
     default: qemu:///system
+  cpu_target:
+    description:
+      - The guests' domain type, arch and machine. When set, the module also returns RV(host_cpu), the CPU this blade's hypervisor
+        offers a C(host-model) guest of that kind (the C(cluster) role's C(cluster_cpu_baseline) reads it).
+    type: dict
+    suboptions:
+      domain_type:
+        description: V(kvm) or V(qemu) (TCG).
+        type: str
+        default: kvm
+        choices: [kvm, qemu]
+      arch:
+        description: The guests' architecture.
+        type: str
+        default: x86_64
+      machine:
+        description: The guests' machine type (for example V(pc) or V(q35)); the hypervisor's default when omitted.
+        type: str
+  cpu_baseline:
+    description:
+      - Every blade's RV(host_cpu), by blade name. With O(cpu_target), the module also returns RV(cpu_baseline), the baseline of
+        those CPUs that this blade's libvirt computes (C(virConnectBaselineHypervisorCPU)).
+      - A blade that reports no host-model CPU (no libvirtd yet, or none for O(cpu_target)) fails the computation, naming the blade.
+    type: dict
 extends_documentation_fragment:
   - openblade.kvm.attributes.info_module
 requirements:
@@ -40,6 +64,12 @@ EXAMPLES = r"""
 - name: What this blade holds of the cluster
   openblade.kvm.cluster_info:
     cluster: city-dc1
+  register: here
+
+- name: Also the CPU this blade offers TCG guests of machine type pc
+  openblade.kvm.cluster_info:
+    cluster: city-dc1
+    cpu_target: {domain_type: qemu, machine: pc}
   register: here
 """
 
@@ -55,6 +85,20 @@ ledger:
   returned: always
   type: dict
   sample: {"web1": {"office": "10.20.10.11"}}
+host_cpu:
+  description:
+    - With O(cpu_target), what this blade offers a host-model guest, or null when it has no libvirtd yet.
+    - C(xml) is the domain capabilities' host-model CPU as a guest CPU definition (null when the hypervisor offers none); C(emulator),
+      C(machine), C(arch) and C(domain_type) are the domain capabilities' own.
+  returned: when O(cpu_target) is set
+  type: dict
+  sample: {"xml": "<cpu mode=\"custom\" match=\"exact\"><model fallback=\"forbid\">Skylake-Client-IBRS</model></cpu>",
+           "emulator": "/usr/bin/qemu-system-x86_64", "machine": "pc-i440fx-7.2", "arch": "x86_64", "domain_type": "kvm"}
+cpu_baseline:
+  description: With O(cpu_target) and O(cpu_baseline), the blades' baseline CPU, as the O(openblade.kvm.domain#module:cpu) option of a guest.
+  returned: when O(cpu_baseline) is set
+  type: dict
+  sample: {"mode": "custom", "model": "Nehalem", "features": [{"name": "vme", "policy": "require"}]}
 ledger_path:
   description: The ledger file that was read.
   returned: always
@@ -79,6 +123,12 @@ def main():
             cluster=dict(type="str", required=True),
             ledger_dir=dict(type="path", default="/var/lib/openblade/ipam"),
             uri=dict(type="str", default="qemu:///system"),
+            cpu_target=dict(type="dict", options=dict(
+                domain_type=dict(type="str", default="kvm", choices=["kvm", "qemu"]),
+                arch=dict(type="str", default="x86_64"),
+                machine=dict(type="str"),
+            )),
+            cpu_baseline=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
@@ -87,7 +137,8 @@ def main():
         require_libraries(module)  # only once libvirtd is there: a new blade has neither
         return GuestInventory(Hypervisor(module.params["uri"]), managed_only=True)
 
-    run_module(module, lambda m: ClusterView(m.params["cluster"], m.params["ledger_dir"], guest_inventory))
+    run_module(module, lambda m: ClusterView(m.params["cluster"], m.params["ledger_dir"], guest_inventory,
+                                             cpu_target=m.params["cpu_target"], cpu_baseline=m.params["cpu_baseline"]))
 
 
 if __name__ == "__main__":

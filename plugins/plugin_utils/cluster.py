@@ -207,13 +207,15 @@ def drained_blades(ledgers, blades, drain=None, undrain=None):
 
 def plan(cluster, guests, blades, partitions, golden_images, pools, domains_by_blade=None, ledgers=None,
          cpu_ratio=4.0, memory_reserve_mib=2048, address_offset=10, user_data=None, blade_pools=None,
-         drain=None, undrain=None, migrate="none"):
+         drain=None, undrain=None, migrate="none", cpu_baseline=None):
     """Return the plan: placement, moves, ledger, the guests role's list and each blade's clones.
 
     ``blades`` is each blade's ``blade_capacity``; ``blade_pools`` each blade's own
     ``storage_pools`` where they differ from the cluster's ``pools``.  ``drain`` and
     ``undrain`` mark a blade drained or return it to service (the mark lives in the
     ledger).  ``migrate`` says which existing guests may move (see :data:`MIGRATE`).
+    ``cpu_baseline`` (the blades' baseline CPU, as the domain module's ``cpu`` option) is
+    the CPU of every guest whose ``domain`` sets none.
     """
     if migrate not in MIGRATE:
         raise PlanError(f"migrate: {migrate!r} is not one of {', '.join(MIGRATE)}")
@@ -221,7 +223,7 @@ def plan(cluster, guests, blades, partitions, golden_images, pools, domains_by_b
         drained = drained_blades(ledgers, blades, drain, undrain)
         return _plan(cluster, guests, placement_capacities(blades, pools, blade_pools), partitions,
                      golden_images, pools, domains_by_blade or {}, ledgers or {}, cpu_ratio,
-                     memory_reserve_mib, address_offset, user_data or {}, drained, migrate)
+                     memory_reserve_mib, address_offset, user_data or {}, drained, migrate, cpu_baseline)
     except (ValidationError, ipam.AddressError) as exc:
         raise PlanError(str(exc)) from None
 
@@ -255,7 +257,7 @@ def planned_moves(guests, existing, drained, migrate):
 
 
 def _plan(cluster, guests, blades, partitions, golden_images, pools, domains_by_blade, ledgers,
-          cpu_ratio, memory_reserve_mib, address_offset, user_data, drained, migrate):
+          cpu_ratio, memory_reserve_mib, address_offset, user_data, drained, migrate, cpu_baseline=None):
     partitions = {p["name"]: p for p in partitions}
     golden = _golden_images(golden_images, pools)
     disks = {}
@@ -298,6 +300,8 @@ def _plan(cluster, guests, blades, partitions, golden_images, pools, domains_by_
         clones[blade].append({"vg": image["vg"], "name": name + ROOT_SUFFIX, "origin": image["lv"],
                               "owner": name, "size": str(disks[name])})
         domain = dict(guest.get("domain") or {})
+        if cpu_baseline and not domain.get("cpu"):
+            domain["cpu"] = cpu_baseline
         domain.update(
             host=blade, name=name, state=guest.get("state", "running"),
             vcpus=guest.get("vcpus", 1), memory=guest.get("memory", 1024),
@@ -312,10 +316,20 @@ def _plan(cluster, guests, blades, partitions, golden_images, pools, domains_by_
     table = placement_table(guests, placement, disks, ledger, moves)
     if drained:
         table += f"\n\ndrained (no new guest goes there): {', '.join(drained)}"
+    if cpu_baseline:
+        table += "\n\n" + baseline_line(cpu_baseline)
     if moves:
         table += "\n\n" + moves_table(moves)
     return {"placement": dict(sorted(placement.items())), "ledger": ledger, "guests_list": guests_list,
             "clones": clones, "moves": moves, "drained": list(drained), "table": table}
+
+
+def baseline_line(cpu):
+    """The baseline CPU in the plan's output: the model, and the features it adds or removes."""
+    changes = [("-" if feature["policy"] == "disable" else "+") + feature["name"]
+               for feature in cpu.get("features") or []]
+    return (f"CPU baseline of the blades (guests without their own cpu): {cpu['model']}"
+            + (f" {' '.join(changes)}" if changes else ""))
 
 
 def moves_table(moves):

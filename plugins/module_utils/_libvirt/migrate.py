@@ -36,9 +36,9 @@ import stat
 import time
 
 from ansible_collections.openblade.kvm.plugins.module_utils._files import sha256
+from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import cpumodel, model, remote
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import migrate_checks as checks
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import migrate_job as job
-from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import model, remote
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection import (
     PAUSED,
     RUNNING,
@@ -191,9 +191,7 @@ class Migration(Resource):
         checks.refuse(self.name, self.blade, reasons)
 
     def _host_cpu(self, hv):
-        caps = model.etree.fromstring(hv.conn.getCapabilities().encode("utf-8"))
-        cpu = caps.find("host/cpu")
-        return model.etree.tostring(cpu, method="c14n") if cpu is not None else None
+        return cpumodel.host_cpu_identity(hv.conn.getCapabilities())
 
     def _disks(self):
         """Source thin volumes of the writable disks, the seed ISOs, and refusals."""

@@ -102,6 +102,36 @@ def guest_xml(name, index, cpu="", nic=None, cluster="lab"):
 <memballoon model='none'/></devices></domain>"""
 
 
+TCG = {"domain_type": "qemu", "machine": "pc"}
+BASELINE = {}  # what the pair fixture's cluster_cpu_baseline found: cpus, result
+
+
+def cluster_cpu_baseline(blades):
+    """What the cluster role does with cluster_cpu_baseline, on real blades: each blade's
+    cluster_info reads its host-model CPU, then blade1's libvirt computes the baseline."""
+    args = {"cluster": "obm", "ledger_dir": "/run/obm-ipam", "cpu_target": TCG}
+    cpus = {blade.name: blade.module("cluster_info", args)["host_cpu"] for blade in blades}
+    return cpus, blades[0].module("cluster_info", dict(args, cpu_baseline=cpus))
+
+
+def cpu_xml(cpu):
+    """The domain module's cpu option as the <cpu> element it writes."""
+    features = "".join(f"<feature policy='{f['policy']}' name='{f['name']}'/>" for f in cpu["features"])
+    return f"<cpu mode='custom' match='exact'><model fallback='forbid'>{cpu['model']}</model>{features}</cpu>"
+
+
+def host_cpus(blade):
+    """The blade's host CPU (virsh capabilities) as the guest CPU definition KVM's host-model
+    would be: the lab's blades have no KVM, so their TCG host-model is the same everywhere."""
+    caps = blade.run("virsh capabilities").stdout
+    host = caps[caps.index("<cpu>", caps.index("<host>")):caps.index("</cpu>", caps.index("<host>"))]
+    model = re.search(r"<model>([^<]+)</model>", host)[1]
+    vendor = re.search(r"<vendor>([^<]+)</vendor>", host)[1]
+    features = "".join(f"<feature policy='require' name='{name}'/>" for name in re.findall(r"<feature name='([^']+)'/>", host))
+    return model, vendor, (f"<cpu mode='custom' match='exact'><model fallback='forbid'>{model}</model><vendor>{vendor}</vendor>"
+                           f"{features}</cpu>")
+
+
 def make_guest(blade, name, index, start, data_mib=16, **xml):
     """A 128 MiB thin LV with ``data_mib`` MiB of data at 8 MiB, a seed ISO, the domain."""
     blade.run(f"lvcreate -q --yes -T {VG}/{POOL} -V 128M -n {name} --addtag openblade.kvm && "
@@ -190,9 +220,12 @@ def pair(blades):
     if len(blades) < 2:
         pytest.skip("needs two blades")
     src, dest = prepare(blades)
+    # The running guest has the blades' baseline CPU (cluster_cpu_baseline), so the live move
+    # also shows that such a guest moves.
+    BASELINE["cpus"], BASELINE["result"] = cluster_cpu_baseline([src, dest])
     # Both running guests boot now (about a minute under nested TCG), beside the cold move.
     # One running guest (nested TCG is slow): first a cancelled move, then the live move.
-    make_guest(src, "obm-live", 2, start=True)
+    make_guest(src, "obm-live", 2, start=True, cpu=cpu_xml(BASELINE["result"]["cpu_baseline"]))
     yield src, dest
     for blade in (src, dest):
         blade.run(CLEANUP)
@@ -248,6 +281,9 @@ def test_live_move_keeps_counting_is_thin_and_leaves_nothing_on_the_source(pair)
     _check, result = src.apply("guest_migrate", args("obm-live", timeout=600))
     assert result["mode"] == "live" and result["answered_by"] == "vCPU time"
     assert dest.run("virsh domstate obm-live").stdout.strip() == "running"
+    # It runs there with the baseline CPU model it had on the source.
+    model = BASELINE["result"]["cpu_baseline"]["model"]
+    assert f"<model fallback='forbid'>{model}</model>" in dest.run("virsh dumpxml obm-live").stdout
     wait_counting(dest, "obm-live", timeout=300)
     last, first, gap = serial_gap(src, "obm-live")
     after = counts(dest, "obm-live")
@@ -270,6 +306,35 @@ def test_live_move_keeps_counting_is_thin_and_leaves_nothing_on_the_source(pair)
     print(f"\nlive move: {result['job']}, paused for the re-thin {result['paused_seconds']} s, "
           f"serial gap {gap} s (count {last} -> {first}); allocated {source_bytes} B on the source, "
           f"{there} B on the destination (virtual {128 * MIB} B)")
+
+
+def test_cluster_cpu_baseline_is_computed_from_every_blade_by_libvirt(pair, blades):
+    src, _dest = pair
+    cpus, result = BASELINE["cpus"], BASELINE["result"]
+    assert result["changed"] is False and all(cpu["xml"] for cpu in cpus.values()), cpus
+    cpu = result["cpu_baseline"]
+    # TCG offers a nested guest the same CPU on every blade, so that is their baseline.
+    assert cpu["mode"] == "custom" and f"<model fallback=\"forbid\">{cpu['model']}</model>" in cpus[src.name]["xml"]
+    # Blades of two CPU generations of one vendor (lab/blades.py: OPENBLADE_LAB_CPU_<n>, such as
+    # Nehalem and Skylake-Client): a blade's libvirt computes the baseline of their host CPUs,
+    # the older model, without the newer one's features.
+    hosts = {blade.name: host_cpus(blade) for blade in blades}
+    pairs = [(a, b) for a in hosts for b in hosts if a < b and hosts[a][0] != hosts[b][0] and hosts[a][1] == hosts[b][1]]
+    if not pairs:
+        print(f"\nno two blades of one vendor with different CPU models here: {hosts}")
+        return
+    mixed = {name: dict(cpus[src.name], xml=hosts[name][2]) for name in pairs[0]}
+    args = {"cluster": "obm", "ledger_dir": "/run/obm-ipam", "cpu_target": TCG, "cpu_baseline": mixed}
+    result = src.module("cluster_info", args)
+    print(f"\nbaseline of {', '.join(f'{name} {hosts[name][0]}' for name in pairs[0])}: {result.get('cpu_baseline', result.get('msg'))}")
+    models = [hosts[name][0] for name in pairs[0]]
+    assert result["cpu_baseline"]["model"] in models, result
+    # Each blade's libvirt takes the baseline as a guest CPU that runs there.
+    for name in pairs[0]:
+        blade = next(blade for blade in blades if blade.name == name)
+        answer = blade.run(f"cat >/tmp/obm-baseline.xml <<'EOX'\n{cpu_xml(result['cpu_baseline'])}\nEOX\n"
+                           "virsh cpu-compare /tmp/obm-baseline.xml", check=False).stdout
+        assert "incompatible" not in answer, (name, answer)
 
 
 def test_preflight_refuses_cpu_full_pool_and_missing_partition_before_any_change(pair):
