@@ -119,6 +119,8 @@ ROLE_EXPECTED = {
     **{("role cluster cluster_guests ~ guests item " + key, "option"):
        "placement's own key; the plan turns it into the guest's options" for key in
        ("image", "partitions", "disk_size", "blade", "anti_affinity", "user_data", "domain")},
+    ("role cluster cluster_cpu_baseline ~ cluster_info cpu_target", "type"):
+        "a switch: with it the role passes the guests' domain type, arch and machine as cpu_target",
     ("role cluster cluster_guests ~ guests item state", "default"):
         "the plan starts a cluster's guests (running); a lone guests item defaults to present",
 }

@@ -98,7 +98,7 @@ options:
     default: none
   cpu_baseline:
     description:
-      - The CPU every guest gets whose C(domain) sets no C(cpu), as the O(openblade.kvm.domain#module:cpu) option (the C(cluster) role's
+      - The CPU every guest gets whose C(domain) sets no C(cpu), as the O(openblade.kvm.guest#module:cpu) option (the C(cluster) role's
         C(cluster_cpu_baseline) computes it from every blade with M(openblade.kvm.cluster_info)).
     type: dict
   errors:

@@ -95,7 +95,7 @@ host_cpu:
   sample: {"xml": "<cpu mode=\"custom\" match=\"exact\"><model fallback=\"forbid\">Skylake-Client-IBRS</model></cpu>",
            "emulator": "/usr/bin/qemu-system-x86_64", "machine": "pc-i440fx-7.2", "arch": "x86_64", "domain_type": "kvm"}
 cpu_baseline:
-  description: With O(cpu_target) and O(cpu_baseline), the blades' baseline CPU, as the O(openblade.kvm.domain#module:cpu) option of a guest.
+  description: With O(cpu_target) and O(cpu_baseline), the blades' baseline CPU, as the O(openblade.kvm.guest#module:cpu) option of a guest.
   returned: when O(cpu_baseline) is set
   type: dict
   sample: {"mode": "custom", "model": "Nehalem", "features": [{"name": "vme", "policy": "require"}]}

@@ -16,7 +16,7 @@ import os
 import subprocess
 
 from ansible_collections.openblade.kvm.plugins.module_utils._net import observe as obs
-from ansible_collections.openblade.kvm.plugins.module_utils._net.engine import NetworkResource
+from ansible_collections.openblade.kvm.plugins.module_utils._net.engine import Links
 from ansible_collections.openblade.kvm.plugins.module_utils._net.units import Layout
 from ansible_collections.openblade.kvm.plugins.module_utils._runner import CommandResult
 from ansible_collections.openblade.kvm.tests.unit.fakes import FakeRunner
@@ -114,9 +114,9 @@ class FakeClock:
 
 
 def resource(host, tmp_path, specs, environ=None, clock=None, **options):
-    """A NetworkResource on the fake host, with its files, backups and locks under tmp_path."""
+    """A Links on the fake host, with its files, backups and locks under tmp_path."""
     clock = clock or FakeClock()
-    return NetworkResource(
+    return Links(
         host, specs, layout=Layout(str(tmp_path / "etc")),
         environ={"SSH_CONNECTION": f"10.0.2.2 50000 {MGMT_ADDRESS} 22"} if environ is None else environ,
         backup_root=str(tmp_path / "backups"), lock_dir=str(tmp_path / "lock"),

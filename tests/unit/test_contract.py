@@ -402,7 +402,7 @@ SCENARIOS = {
     "LedgerCopy": [ledger_copy],
     "KernelModules": [kernel_modules],
     "HypervisorHost": [hypervisor_host],
-    "NetworkResource": [network],
+    "Links": [network],
     "Partitions": [partitions],
     "ThinPool": [thin_pool],
     "ThinVolume": [thin_volume, thin_volume_removed, thin_volume_shrunk],
@@ -449,6 +449,14 @@ def test_every_resource_class_is_registered_with_the_contract():
     names = {cls.__name__ for cls in resource_classes() - ABSTRACT}
     assert names - set(SCENARIOS) == set(), "register a contract scenario for each new resource class"
     assert set(SCENARIOS) - names == set(), "a registered class no longer exists"
+
+
+def test_resource_classes_are_named_for_what_they_manage():
+    """One naming rule: only the abstract bases end in "Resource"; a concrete class is
+    named for its thing (Guest, Links, ThinPool), plural for a batch (Guests, Partitions)."""
+    misnamed = {cls.__name__ for cls in resource_classes() - ABSTRACT if cls.__name__.endswith("Resource")}
+    assert misnamed == set()
+    assert all(cls.__name__.endswith("Resource") for cls in ABSTRACT)
 
 
 # --- the contract test itself fails on each kind of breach -------------------------------------------

@@ -37,7 +37,8 @@ def test_the_pass_throughs_are_found_in_the_tasks():
     assert ("guests", "guests_list", "guests", "guests") in found
     assert ("storage", "storage_pools", "lvm_thinpool", None) in found  # items of a loop
     assert ("cluster", "cluster_name", "cluster_info", "cluster") in found
-    assert len(found) == 37
+    assert ("cluster", "cluster_cpu_baseline", "cluster_info", "cpu_target") in found
+    assert len(found) == 38
 
 
 def changed_role(monkeypatch, role, change):

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The reconcile core behind the bridge, vlan, bond and partitions modules.
 
-One :class:`NetworkResource` reconciles a set of link specs (one for the single-link
+One :class:`Links` reconciles a set of link specs (one for the single-link
 modules, a trunk with all its partitions for ``partitions``) in one transaction:
 
 1. observe (reads only): the running links (``ip -j``, ``bridge -j``, ``networkctl
@@ -68,7 +68,7 @@ def _timeout(value):
     return number
 
 
-class NetworkResource(Resource):
+class Links(Resource):
     def __init__(self, runner, specs, rollback_timeout=60, probe=None, allow_management_change=False,
                  management_address=None, layout=None, environ=None, backup_root=BACKUP_ROOT,
                  lock_dir=None, clock=time.monotonic, sleep=time.sleep, connect=None, python=None):

@@ -2,13 +2,13 @@
 # Copyright: openblade.kvm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Argument specs the network modules share (documented in doc_fragments/network.py),
-and the few lines that turn module params into a reconciled :class:`NetworkResource`."""
+and the few lines that turn module params into a reconciled :class:`Links`."""
 
 from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.openblade.kvm.plugins.module_utils._net.engine import NetworkResource
+from ansible_collections.openblade.kvm.plugins.module_utils._net.engine import Links
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import run_module
 from ansible_collections.openblade.kvm.plugins.module_utils._runner import Runner
 
@@ -32,12 +32,12 @@ def transaction_options(params):
 def run_network_module(argument_spec, specs=None, resource=None, link_options=True):
     """The whole main() of a network module.
 
-    ``specs(params)`` returns the link specs of a plain :class:`NetworkResource`;
+    ``specs(params)`` returns the link specs of a plain :class:`Links`;
     ``resource(runner, params, **transaction_options)`` builds a resource of its own.
     """
     spec = dict(argument_spec, **(LINK_OPTIONS if link_options else {}), **TRANSACTION_OPTIONS)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     if resource is None:
         def resource(runner, params, **options):
-            return NetworkResource(runner, specs(params), **options)
+            return Links(runner, specs(params), **options)
     run_module(module, lambda m: resource(Runner(m), m.params, **transaction_options(m.params)))

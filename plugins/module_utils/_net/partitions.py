@@ -21,7 +21,7 @@ import re
 
 from ansible_collections.openblade.kvm.plugins.module_utils import _validate as validate
 from ansible_collections.openblade.kvm.plugins.module_utils._net import units
-from ansible_collections.openblade.kvm.plugins.module_utils._net.engine import NetworkResource
+from ansible_collections.openblade.kvm.plugins.module_utils._net.engine import Links
 from ansible_collections.openblade.kvm.plugins.module_utils._net.links import (
     BOND_MODES,
     BondSpec,
@@ -163,7 +163,7 @@ def _stale_specs(files, keep):
     return [entry[2] for entry in sorted(stale)]
 
 
-class Partitions(NetworkResource):
+class Partitions(Links):
     """The partitions module: the layout's bond, VLANs and bridges in one transaction."""
 
     def __init__(self, runner, params, layout=None, **options):
