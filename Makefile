@@ -100,7 +100,7 @@ lab-tests:
 # The evacuation took 654 s and the backups 468 s, each alone on an idle machine;
 # they join lab-tests once a whole CI run with them is measured. Each removes the VGs it made, so they run one after the other.
 lab-tests-operations:
-	$(VENV)/python -m pytest tests/integration/lab/test_evacuate.py tests/integration/lab/test_backup.py -q
+	$(VENV)/python -m pytest tests/integration/lab/test_evacuate.py tests/integration/lab/test_backup.py tests/integration/lab/test_offsite.py -q
 
 molecule:
 	OPENBLADE_LAB_KEEP=1 $(VENV)/molecule test --all

@@ -158,13 +158,14 @@ def test_bad_options_are_refused_before_any_command(bad, option, text, tmp_path)
 
 @pytest.mark.parametrize("subset, good", [("5%", True), ("2.5%", True), ("100%", True), ("1/7", True), ("500M", True),
                                           ("101%", False), ("8/7", False), ("0/7", False), ("all", False), ("5", False)])
-def test_read_data_subset_is_what_restic_reads(subset, good, tmp_path):
-    build = lambda: offsite.OffsiteCheck(FakeRunner({}), params(read_data_subset=subset), run=FakeRestic())  # noqa: E731
+def test_read_data_subset_is_what_restic_reads(subset, good):
+    restic = FakeRestic()
     if good:
-        assert build().subset == subset
+        assert checker(restic, subset).subset == subset
     else:
         with pytest.raises(ValidationError, match=r"^read_data_subset: "):
-            build()
+            checker(restic, subset)
+    assert restic.calls == []
 
 
 @pytest.mark.parametrize("bad, option", [({"vg": "bad vg"}, "vg"), ({"pool": "snapshotx"}, "pool"), ({"label": "a b"}, "label"),

@@ -240,8 +240,9 @@ class Restic:
 
     def snapshots(self, guest):
         """(whether the repository exists, [snapshot dicts] of ``guest``)."""
+        # --no-lock: a listing (check mode too) leaves no lock file in the repository.
         result, _digest = self.run(
-            "snapshots", "--json", "--tag", f"{tags.MARKER},ob_guest={guest}", check=False
+            "snapshots", "--no-lock", "--json", "--tag", f"{tags.MARKER},ob_guest={guest}", check=False
         )
         if result.rc != 0:
             # restic 0.14 has no exit code of its own for this (0.17 has 10).
