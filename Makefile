@@ -100,7 +100,7 @@ lab-tests:
 # The operations: evacuate a blade (all 3 blades), then backups (blade1 -> blade2). Each
 # needs blank data disks and removes the VGs it made, so they run one after the other.
 lab-tests-operations:
-	$(VENV)/python -m pytest tests/integration/lab/test_evacuate.py tests/integration/lab/test_backup.py -q
+	$(VENV)/python -m pytest tests/integration/lab/test_evacuate.py tests/integration/lab/test_backup.py tests/integration/lab/test_offsite.py -q
 
 molecule:
 	OPENBLADE_LAB_KEEP=1 $(VENV)/molecule test --all

@@ -18,6 +18,7 @@ import pytest
 
 from ansible_collections.openblade.kvm import plugins
 from ansible_collections.openblade.kvm.plugins.module_utils import _reconcile
+from ansible_collections.openblade.kvm.plugins.module_utils._backup import offsite
 from ansible_collections.openblade.kvm.plugins.module_utils._cluster import ClusterView, LedgerCopy
 from ansible_collections.openblade.kvm.plugins.module_utils._host import KernelModules
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.resources import (
@@ -31,6 +32,7 @@ from ansible_collections.openblade.kvm.plugins.module_utils._net.libvirt_network
 from ansible_collections.openblade.kvm.plugins.module_utils._net.links import BridgeSpec
 from ansible_collections.openblade.kvm.tests.unit import (
     net_host,
+    test_backup_offsite,
     test_backup_plan,
     test_hypervisor_host,
     test_libvirt_migrate,
@@ -57,7 +59,7 @@ from ansible_collections.openblade.kvm.tests.unit.fakes import FakeRunner
 from ansible_collections.openblade.kvm.tests.unit.lvm_host import GIB, VG, lv, report
 
 # Classes only ever used through a subclass.
-ABSTRACT = {_reconcile.ReadOnlyResource, LvmResource}
+ABSTRACT = {_reconcile.ReadOnlyResource, LvmResource, offsite.RepositoryResource}
 
 
 # --- LVM: table hosts, before and after the listed commands ----------------------------------------
@@ -389,8 +391,40 @@ def guest_restore(tmp_path):
                  lambda: (src.changes(), store.changes(), len(sent)), settle=settle)
 
 
+# --- offsite_copy / offsite_check / offsite_restore: a stand-in restic repository (see test_backup_offsite)
+
+def offsite_mutations(runner):
+    return tuple(call for call in runner.calls if call not in runner.reads)
+
+
+def offsite_copy(tmp_path):
+    module = test_backup_offsite
+    restic, runner = module.restic_for(), module.target_blade(tmp_path)
+    return World(lambda: module.copier(runner, restic, tmp_path),
+                 lambda: (restic.state(), offsite_mutations(runner)))
+
+
+def offsite_check(tmp_path):
+    restic = test_backup_offsite.filled_repository(tmp_path)
+    return World(lambda: test_backup_offsite.checker(restic, "1/7"), restic.state, changes=False)
+
+
+def offsite_restore(tmp_path):
+    module = test_backup_offsite
+    restic = module.filled_repository(tmp_path)
+    blade = [module.restore_blade()[0]]
+
+    def settle():  # the restored volume, tagged
+        blade[0] = module.restore_blade([module.restored_lv()])[0]
+    return World(lambda: module.restorer(blade[0], restic),
+                 lambda: (restic.state(), offsite_mutations(blade[0])), settle=settle)
+
+
 SCENARIOS = {
     "Backup": [guest_backup],
+    "OffsiteCopy": [offsite_copy],
+    "OffsiteCheck": [offsite_check],
+    "OffsiteRestore": [offsite_restore],
     "Restore": [guest_restore],
     "Migration": [migration],
     "Clone": [clone],

@@ -49,9 +49,7 @@ class Pair:
         lines = ["set -e", f"vgs {self.vg} >/dev/null 2>&1 || {{ vgcreate -q {self.vg} /dev/vdb; "
                  f"lvcreate -q --yes --type thin-pool -L {self.pool_size} -n {self.pool} {self.vg}; }}",
                  "ip link set trunk0 up"]
-        for vlan, net in self.vlans.items():
-            lines.append(f"ip link show trunk0.{vlan} >/dev/null 2>&1 || {{ ip link add link trunk0 name trunk0.{vlan} "
-                         f"type vlan id {vlan}; ip addr add {net}.{blade.index}/24 dev trunk0.{vlan}; ip link set trunk0.{vlan} up; }}")
+        lines += [vlan_script(vlan, net, blade) for vlan, net in self.vlans.items()]
         lines += [
             f"if [ ! -f {self.initrd} ]; then",
             "  w=$(mktemp -d); mkdir -p $w/bin $w/mods $w/proc $w/sys $w/dev; cp /bin/busybox $w/bin/",
@@ -116,6 +114,29 @@ class Pair:
                      f"virsh -q define /tmp/{name}.xml" + (f" && virsh -q start {name}" if start else ""))
 
 
+def vlan_script(vlan, net, blade):
+    return (f"ip link show trunk0.{vlan} >/dev/null 2>&1 || {{ ip link add link trunk0 name trunk0.{vlan} "
+            f"type vlan id {vlan}; ip addr add {net}.{blade.index}/24 dev trunk0.{vlan}; ip link set trunk0.{vlan} up; }}")
+
+
+def link(frm, to, vlan, net):
+    """A partition of their own between two blades (VLAN ``vlan``, ``net``.N each), with ``frm``'s
+    root trusted by ``to``'s root on it (an off-site host for ``frm``); ``to``'s address."""
+    for blade in (frm, to):
+        blade.run(f"ip link set trunk0 up; {vlan_script(vlan, net, blade)}")
+    key = frm.run("mkdir -p /root/.ssh; [ -f /root/.ssh/id_ed25519 ] || ssh-keygen -q -t ed25519 -N '' -f "
+                  "/root/.ssh/id_ed25519; cat /root/.ssh/id_ed25519.pub").stdout.strip().splitlines()[-1]
+    to.run(f"mkdir -p /root/.ssh; grep -qF {shlex.quote(key)} /root/.ssh/authorized_keys 2>/dev/null || "
+           f"echo {shlex.quote(key)} >>/root/.ssh/authorized_keys")
+    frm.run(f"ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new {net}.{to.index} true")
+    return f"{net}.{to.index}"
+
+
+def unlink(frm, to, vlan):
+    for blade in (frm, to):
+        blade.run(f"ip link del trunk0.{vlan} 2>/dev/null; true", check=False)
+
+
 def counts(blade, name):
     out = blade.run(f"cat /var/log/libvirt/qemu/{name}.serial 2>/dev/null", check=False).stdout
     return [int(n) for n in re.findall(r"^count (\d+)", out, re.M)]
@@ -133,3 +154,12 @@ def wait_counting(blade, name, timeout=900):
 
 def sha256(blade, path):
     return blade.run(f"sha256sum {path}").stdout.split()[0]
+
+
+def lv_digest(blade, full_name):
+    """sha256 of a (read-only, activation-skipped) LV such as a backup point, activated for the read."""
+    blade.run(f"lvchange -ay -K {full_name}")
+    try:
+        return sha256(blade, f"/dev/{full_name}")
+    finally:
+        blade.run(f"lvchange -an {full_name}")
