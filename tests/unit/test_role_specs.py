@@ -38,7 +38,8 @@ def test_the_pass_throughs_are_found_in_the_tasks():
     assert ("storage", "storage_pools", "lvm_thinpool", None) in found  # items of a loop
     assert ("cluster", "cluster_name", "cluster_info", "cluster") in found
     assert ("cluster", "cluster_cpu_baseline", "cluster_info", "cpu_target") in found
-    assert len(found) == 38
+    assert ("hypervisor", "hypervisor_backup_packages", "hypervisor_host", "packages") in found
+    assert len(found) == 39
 
 
 def changed_role(monkeypatch, role, change):
