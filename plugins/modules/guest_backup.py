@@ -108,7 +108,7 @@ notes:
     each disk would send against the live volume (C(estimated_bytes) in RV(disks)).
   - Two runs on one guest never interleave (the guest's lock, the same one M(openblade.kvm.domain) and M(openblade.kvm.domain_migrate) take).
 requirements:
-  - lvm2, thin-provisioning-tools and python3-libvirt on both blades; ssh here; python3 and sha256sum on the target.
+  - lvm2, thin-provisioning-tools and python3-libvirt on both blades; ssh here; python3 on the target.
 seealso:
   - module: openblade.kvm.guest_restore
   - module: openblade.kvm.lvm_snapshot
