@@ -34,7 +34,6 @@ timing.  Needs `lab/lab up --blades 2` (make bench-backup does that); removes wh
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import random
 import statistics
@@ -47,15 +46,9 @@ sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
 sys.path.insert(0, LAB_TESTS)
 
 
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-lab_conftest = _load("lab_conftest", os.path.join(LAB_TESTS, "conftest.py"))
 from blade_pair import Pair  # noqa: E402
+
+import conftest as lab_conftest  # noqa: E402 - the lab tier's blades and harness
 
 VG = "obk_vg"
 VLAN = 192
