@@ -18,6 +18,7 @@ from ansible_collections.openblade.kvm.plugins.module_utils._backup import backu
 from ansible_collections.openblade.kvm.plugins.module_utils._backup import names, stream
 from ansible_collections.openblade.kvm.plugins.module_utils._backup.backup import Backup
 from ansible_collections.openblade.kvm.plugins.module_utils._backup.restore import Restore
+from ansible_collections.openblade.kvm.plugins.module_utils._backup.target import BackupSsh
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import ReconcileError, reconcile
 from ansible_collections.openblade.kvm.plugins.module_utils._runner import CommandResult
 from ansible_collections.openblade.kvm.plugins.module_utils._validate import ValidationError
@@ -616,3 +617,19 @@ def test_overwriting_a_shut_off_guest_discards_then_copies():
     src.table[digest_argv(f"/dev/{VG}/web1-root")] = (0, f"{'00' * 32}\n", "")
     checked, _sent = restore(Hv(state="stopped"), src, store, True, overwrite_disks=True)
     assert checked["actions"][0] == f"discard every block of {VG}/web1-root (the guest's disk, overwritten)"
+
+
+def test_the_target_connection_retries_once_when_its_ssh_master_was_ending():
+    class Flaky(FakeRunner):
+        answers = [
+            (255, "", "mux_client_request_session: read from master failed: Broken pipe"),
+            (0, "obt_vg\n", ""),
+        ]
+
+        def _execute(self, argv, data):
+            self.calls.append(tuple(argv))
+            return CommandResult(*self.answers[len(self.calls) - 1])
+
+    local = Flaky({})
+    remote = BackupSsh(local, "10.81.0.2")
+    assert remote.run(["vgs"]).stdout == "obt_vg\n" and len(local.calls) == 2

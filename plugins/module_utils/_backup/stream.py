@@ -36,8 +36,9 @@ import subprocess
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm.thinmap import unmapped
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import ReconcileError
 
-BLOCK = 4 * 2**20  # the largest frame; scan mode sends 64 KiB blocks (the smallest thin chunk)
-DIGEST_BLOCK = 2**20  # one manifest entry per MiB: 32 MiB of manifest per TiB of disk
+# One manifest entry per MiB (32 MiB of manifest per TiB of disk), and the largest frame;
+# scan mode sends 64 KiB pieces (the smallest thin chunk).
+DIGEST_BLOCK = 2**20
 FORMAT = "openblade-blocks 1"  # the manifest's first line: format, block size, volume size
 
 # Shared by every program below: the block manifest of a volume is one sha256 per

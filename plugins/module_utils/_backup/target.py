@@ -38,6 +38,8 @@ _MULTIPLEX = [
     "ControlPersist=20",
 ]
 
+_MUX_RACE = "mux_client_request_session: read from master failed"
+
 WRITER = r"""
 import base64,json,os,shutil,sys
 final=sys.argv[1];partial=final+'.partial'
@@ -61,6 +63,14 @@ class BackupSsh(SshRunner):
     def __init__(self, local, host, user="root", port=None, identity=None):
         super().__init__(local, host, user, port, identity)
         self.prefix = ssh_prefix(host, user, port, identity)
+
+    def _execute(self, argv, data):
+        result = super()._execute(argv, data)
+        if result.rc == 255 and _MUX_RACE in result.stderr:
+            # The master was ending (ControlPersist) as we asked it for a session: the command
+            # never started, so running it again through a new master is safe.
+            result = super()._execute(argv, data)
+        return result
 
 
 class Target:
