@@ -92,9 +92,10 @@ def test_full_then_incremental_backup_and_restores_match_the_snapshots(pair):
     assert 64 * MIB <= predicted["disks"]["vda"]["estimated_bytes"] <= 64 * MIB + CHUNK
     first = full["disks"]["vda"]
     assert (first["mode"], first["base"]) == ("the allocated ranges (no base)", None)
-    # The 64 MiB the test wrote, plus the chunk the guest writes its count into; read here in
-    # whole MiB blocks (16-79 and 0); there, every block of the new point is read back.
-    assert 64 * MIB <= first["bytes_sent"] <= 64 * MIB + CHUNK and first["bytes_read"] == 65 * MIB
+    # The 64 MiB the test wrote, plus the chunk the guest writes its count into (once it runs);
+    # read here in whole MiB blocks (16-79, and 0); there, every block of the new point.
+    assert 64 * MIB <= first["bytes_sent"] <= 64 * MIB + CHUNK
+    assert first["bytes_read"] == (64 * MIB if first["bytes_sent"] == 64 * MIB else 65 * MIB)
     assert (first["bytes_read_target"], first["verified"]) == (256 * MIB, "every block")
     assert (
         full["consistency"] == "crash-consistent" and "no connected QEMU guest agent" in full["warnings"][0]
@@ -129,9 +130,10 @@ def test_full_then_incremental_backup_and_restores_match_the_snapshots(pair):
     second = incremental["disks"]["vda"]
     assert second["base"] == "b1" and second["mode"] == "the ranges changed since backup b1"
     # Sent: the 3 MiB and the guest's count chunk, not the discarded MiB (a discard frame).
-    # Read, here and there: only the MiB blocks those touch (200-202, 16 and 0), not the disk.
+    # Read, here and there: only the MiB blocks those touch (200-202, 16, and 0), not the disk.
     assert 3 * MIB <= second["bytes_sent"] <= 3 * MIB + CHUNK and second["bytes_discarded"] == MIB
-    assert second["bytes_read"] == second["bytes_read_target"] == 5 * MIB
+    blocks = 4 if second["bytes_sent"] == 3 * MIB else 5
+    assert second["bytes_read"] == second["bytes_read_target"] == blocks * MIB
     assert second["verified"] == "changed blocks"
     assert incremental["bytes_read"] <= 0.03 * 256 * MIB and incremental["bytes_sent"] <= 0.03 * 256 * MIB
     tags = lv_tags(src)
