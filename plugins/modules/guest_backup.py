@@ -20,11 +20,18 @@ description:
     ranges are sent (C(thin_dump))."
   - "On the target, the point C(bk-GUEST-DISK-LABEL) is a writable thin snapshot of the base's point (or of the golden image, or a new thin volume),
     tagged C(ob_backup_incomplete) while it is written. Every frame carries the sha256 of its data, checked by the receiver, and the whole stream a
-    chain of them. Then the sha256 of the whole source snapshot is compared with the whole point's; only then does the point become read-only and
-    C(ob_backup_point) (with C(ob_sha256)), and only then does the source snapshot become the new base (C(ob_backup_base)) and the older base go."
+    chain of them. Ranges the guest discarded since the base are sent as discards (no data), and discarded on the point. Each 1 MiB block the
+    sent ranges touch is read once here and its sha256 sent; after apply the target drops its page cache, reads the same blocks back from the
+    point and compares each. Every point keeps a block manifest (one sha256 per MiB, C(DISK.blocks) in its definition directory); the blocks
+    no range touched keep the base point's entries (C(thin_delta) guarantees they are the same pool blocks as the base's, which an earlier run
+    verified), and the point's digest C(ob_sha256) is the sha256 of its manifest. Without a base manifest (a first backup, a golden image, a
+    resized disk, a base made before block manifests) every allocated block is read here (unallocated ones hash as zeros without a read) and
+    every block of the point is read there. Only when all compare equal does the point become read-only and C(ob_backup_point) (with
+    C(ob_sha256)), and only then does the source snapshot become the new base (C(ob_backup_base)) and the older base go."
   - The guest's definition goes with its disks into O(backup_dir)C(/GUEST/LABEL/) on the target, written into a C(.partial) directory first and
     renamed when complete. It holds C(domain.xml), the cloud-init seed ISOs (read-only disks in O(seed_dir)), C(ledger.json) (the guest's addresses
-    in the cluster's address ledger, if this blade's copy has any) and C(manifest.json) (disks, sizes, points, digests, consistency).
+    in the cluster's address ledger, if this blade's copy has any), C(manifest.json) (disks, sizes, points, digests, consistency) and the
+    disks' block manifests.
   - "A run killed at any point leaves nothing marked good and the base where it was: the next run removes what it left (source snapshots still
     C(ob_backup_pending), points still C(ob_backup_incomplete), C(.partial) directories) and makes the backup again. The thin pool's metadata
     snapshot is reserved only while ranges are read and always released; one left by a killed run is found and released under the volume
@@ -32,7 +39,9 @@ description:
   - What changed means for a backup. A new O(label) always makes a new backup point, even when no byte changed (it then sends nothing, and the point
     still counts for retention), like M(openblade.kvm.lvm_snapshot) with a new label. The same O(label) again, once its backup is complete,
     changes nothing except what the retention prunes. Use a date or a run ID as the label.
-  - The whole-snapshot digest reads the new snapshot here and the point there once per run. Only the changed ranges are read to be sent.
+  - "What an incremental reads: the MiB blocks its changed ranges touch, once here and once there. Unchanged blocks are not read again, so a
+    block that rots on the disk after it was verified is not found by later incrementals; a full backup (a new target, or a restore test)
+    reads everything."
 author: openblade.kvm developers (@openblade)
 options:
   name:
@@ -99,7 +108,7 @@ notes:
     each disk would send against the live volume (C(estimated_bytes) in RV(disks)).
   - Two runs on one guest never interleave (the guest's lock, the same one M(openblade.kvm.guest) and M(openblade.kvm.guest_migrate) take).
 requirements:
-  - lvm2, thin-provisioning-tools and python3-libvirt on both blades; ssh here; python3 and sha256sum on the target.
+  - lvm2, thin-provisioning-tools and python3-libvirt on both blades; ssh here; python3 on the target.
 seealso:
   - module: openblade.kvm.guest_restore
   - module: openblade.kvm.lvm_snapshot
@@ -130,7 +139,7 @@ actions:
   elements: str
   sample: ["take read-only snapshots vg_guests/web1-root-bk-20240601 of guest web1 (quiesce: try)",
            "send the ranges changed since backup 20240531 of vg_guests/web1-root to vg_guests/bk-web1-vda-20240601 on 10.20.30.3 and compare
-            the sha256 of the whole snapshot with the copy's"]
+            the sha256 of each block read here with the copy's after apply"]
 guest: {description: The guest., returned: success, type: str}
 label: {description: The backup point's label., returned: success, type: str}
 target: {description: The target blade., returned: success, type: str}
@@ -166,9 +175,33 @@ disks:
       returned: always
     mode: {description: How the ranges were found., type: str, returned: after a real run}
     ranges: {description: How many ranges were sent., type: int, returned: after a real run}
-    bytes_read: {description: Bytes read from the snapshot to be sent., type: int, returned: after a real run}
-    bytes_sent: {description: Bytes of data sent., type: int, returned: after a real run}
-    sha256: {description: The verified digest of the whole snapshot and point., type: str, returned: after a real run}
+    bytes_read: {description: Bytes read from the snapshot (to be sent and hashed; whole 1 MiB blocks)., type: int, returned: after a real run}
+    bytes_sent: {description: Bytes of data sent (discarded ranges send none)., type: int, returned: after a real run}
+    bytes_read_target:
+      description: Bytes the target read back from the point after apply to compare them.
+      type: int
+      returned: after a real run
+    bytes_discarded: {description: Bytes discarded on the point (ranges the guest discarded since the base)., type: int, returned: after a real run}
+    verified:
+      description: C(changed blocks) (the blocks the sent ranges touch, the rest from the base's manifest) or C(every block).
+      type: str
+      returned: after a real run
+    sha256:
+      description: The verified digest of the snapshot and the point, the sha256 of the point's block manifest (one sha256 per MiB).
+      type: str
+      returned: after a real run
+bytes_read:
+  description: Bytes read from the source snapshots, all disks together.
+  returned: after a real run that made a backup
+  type: int
+bytes_sent:
+  description: Bytes of disk data sent to the target, all disks together.
+  returned: after a real run that made a backup
+  type: int
+bytes_read_target:
+  description: Bytes the target read back to verify, all disks together.
+  returned: after a real run that made a backup
+  type: int
 definition:
   description: Where the definition went, the seeds and the ledger entries backed up with it.
   returned: after a real run that made a backup

@@ -9,12 +9,16 @@ for real: tests/integration/lab/test_backup.py)."""
 
 from __future__ import annotations
 
+import json
+import shlex
+
 import pytest
 
 from ansible_collections.openblade.kvm.plugins.module_utils._backup import backup as backup_mod
-from ansible_collections.openblade.kvm.plugins.module_utils._backup import names
+from ansible_collections.openblade.kvm.plugins.module_utils._backup import names, stream
 from ansible_collections.openblade.kvm.plugins.module_utils._backup.backup import Backup
 from ansible_collections.openblade.kvm.plugins.module_utils._backup.restore import Restore
+from ansible_collections.openblade.kvm.plugins.module_utils._backup.target import BackupSsh
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import ReconcileError, reconcile
 from ansible_collections.openblade.kvm.plugins.module_utils._runner import CommandResult
 from ansible_collections.openblade.kvm.plugins.module_utils._validate import ValidationError
@@ -100,18 +104,16 @@ class Blade(FakeRunner):
         return super()._execute(argv, data)
 
     def changes(self):
-        return [call for call in self.calls if call[0] in MUTATING]
+        """The commands that change something (a digest only reads)."""
+        return [call for call in self.calls if call[0] in MUTATING and call[2:3] != (stream.DIGEST,)]
 
 
-def source_blade(extra_lvs=(), digest=DIGEST, origin=""):
+def source_blade(extra_lvs=(), origin=""):
     lvs = [pool(), lv("web1-root", size=GIB, origin=origin), *extra_lvs]
-    table = host(vgs=[vg()], lvs=lvs)
-    for label in ("b1", "b2"):
-        table[("sha256sum", f"/dev/{VG}/web1-root-bk-{label}")] = (0, f"{digest}  x\n", "")
-    return Blade(table)
+    return Blade(host(vgs=[vg()], lvs=lvs))
 
 
-def target_blade(points=(), listing="", extra_lvs=(), digest=DIGEST):
+def target_blade(points=(), listing="", extra_lvs=(), manifests=True):
     lvs = (
         [pool()]
         + [
@@ -136,8 +138,8 @@ def target_blade(points=(), listing="", extra_lvs=(), digest=DIGEST):
     )
     table = host(vgs=[vg()], lvs=lvs)
     table[("sh", "-c", "ls -1 /var/lib/openblade/backups/web1 2>/dev/null; true")] = (0, listing, "")
-    for label in ("b1", "b2"):
-        table[("sha256sum", f"/dev/{VG}/bk-web1-vda-{label}")] = (0, f"{digest}  x\n", "")
+    for label, _stamp in points:  # the points' block manifests (none: made before them)
+        table[("test", "-f", f"/var/lib/openblade/backups/web1/{label}/vda.blocks")] = (0 if manifests else 1, "", "")
     return Blade(table)
 
 
@@ -185,21 +187,33 @@ def params(**extra):
 
 
 class Sends:
-    """Stands in for the data path: records what was sent, reports a summary."""
+    """Stands in for the data path: records what was sent, reports a summary as the
+    programs would (blocks hashed here; checked there: those, or all without a base)."""
 
-    def __init__(self):
+    def __init__(self, differs=False):
         self.sent = []
+        self.differs = differs
 
-    def transfer(self, sender, receiver, ranges):
-        self.sent.append((sender, receiver, ranges))
+    def transfer(self, sender, receiver, job):
+        self.sent.append((sender, receiver, job))
+        if self.differs:
+            raise ReconcileError("the data transfer failed: sender rc 0, receiver rc 1 (block 3 (bytes "
+                                 "3145728+1048576) of /dev/x differs from the source after apply)")
+        hashed = sum(length // 2**20 for _offset, length in job["hash"])
+        options = json.loads(shlex.split(receiver[-1])[-1])
+        checked = hashed if options["base"] else GIB // 2**20
         return {
-            "read": 3 * 2**20 + 65536,
-            "sent": 3 * 2**20 + 65536,
+            "read": hashed * 2**20,
+            "sent": sum(length for _offset, length, kind in job["ranges"] if kind == "d"),
+            "hashed": hashed,
             "frames": 2,
             "chain": "c",
             "digest": None,
             "written": 3 * 2**20 + 65536,
-            "zeroed": 0,
+            "zeroed": sum(length for _offset, length, kind in job["ranges"] if kind == "z"),
+            "target_read": checked * 2**20,
+            "checked": checked,
+            "target_digest": DIGEST,
         }
 
 
@@ -220,9 +234,11 @@ class Ranges(Sends):
             lambda runner, vg_, pool_, name, lock_dir=None: self._ask("mapped", name),
         )
 
+    answers = {}  # per kind of question; else this
+
     def _ask(self, *what):
         self.asked.append(what)
-        return [(0, 65536), (2**20, 3 * 2**20)]
+        return self.answers.get(what[0], [(0, 65536), (2**20, 3 * 2**20)])
 
 
 def backup(hv, src, dest, transfer, lock_dir, check_mode=False, **extra):
@@ -269,14 +285,27 @@ def test_first_backup_sends_the_allocated_ranges_to_a_new_volume_and_commits_las
     assert real["actions"] == [
         f"take read-only snapshots {VG}/web1-root-bk-b1 of guest web1 (quiesce: try)",
         f"send the allocated ranges (no base) of {VG}/web1-root to {VG}/bk-web1-vda-b1 on 10.81.0.2 and compare "
-        "the sha256 of the whole snapshot with the copy's",
+        "the sha256 of each block read here with the copy's after apply",
         "write the definition of web1 (domain XML, seed, address ledger entries, manifest) to "
         "/var/lib/openblade/backups/web1/b1 on 10.81.0.2",
         f"mark {VG}/bk-web1-vda-b1 on 10.81.0.2 verified; make {VG}/web1-root-bk-b1 the base of the next backup",
     ]
     assert "no connected QEMU guest agent" in real["warnings"][0]
     assert ranges.asked[-1] == ("mapped", "web1-root-bk-b1")
-    assert ranges.sent[0][2] == [[0, 65536, "d"], [2**20, 3 * 2**20, "d"]]
+    # Every allocated MiB block is hashed here; there, every block is compared (no base).
+    assert ranges.sent[0][2] == {"ranges": [[0, 65536, "d"], [2**20, 3 * 2**20, "d"]], "hash": [[0, 4 * 2**20]]}
+    assert json.loads(shlex.split(ranges.sent[0][1][-1])[-1]) == {
+        "base": None,
+        "base_digest": None,
+        "out": "/var/lib/openblade/backups/web1/b1.partial/vda.blocks",
+    }
+    vda = real["disks"]["vda"]
+    assert (vda["bytes_read"], vda["bytes_sent"], vda["bytes_read_target"], vda["verified"]) == (
+        4 * 2**20,
+        3 * 2**20 + 65536,
+        GIB,
+        "every block",
+    )
     snap = src.changes()[0]
     assert snap[:2] == ("lvcreate", "--yes") and "ob_backup_pending" in snap and snap[-1] == f"{VG}/web1-root"
     point = dest.changes()[0]
@@ -295,16 +324,41 @@ def test_first_backup_sends_the_allocated_ranges_to_a_new_volume_and_commits_las
 
 
 def test_incremental_counts_from_the_base_and_removes_it_after_the_commit(monkeypatch):
-    _checked, real, _hv, src, dest, ranges = both(
+    # Changed since b1: 3 MiB written, and 1 MiB at 8 MiB the guest discarded.
+    monkeypatch.setattr(Ranges, "answers", {"changed": [(2**20, 3 * 2**20), (8 * 2**20, 2**20)]})
+    checked, real, _hv, src, dest, ranges = both(
         monkeypatch, lambda: (Hv(), source_blade([base("b1", 100)]), target_blade([("b1", 100)], "b1\n"))
     )
+    assert checked["disks"]["vda"]["estimated_bytes"] == 3 * 2**20
     assert real["disks"]["vda"]["base"] == "b1"
-    assert ranges.asked[-1] == ("changed", "web1-root-bk-b1", "web1-root-bk-b2")
+    assert ranges.asked[-2:] == [("mapped", "web1-root-bk-b2"), ("changed", "web1-root-bk-b1", "web1-root-bk-b2")]
+    # Only the changed blocks are hashed (the rest is the base's); the discarded MiB is a 'z'.
+    assert ranges.sent[-1][2] == {
+        "ranges": [[2**20, 3 * 2**20, "d"], [8 * 2**20, 2**20, "z"]],
+        "hash": [[2**20, 3 * 2**20], [8 * 2**20, 2**20]],
+    }
+    assert json.loads(shlex.split(ranges.sent[-1][1][-1])[-1]) == {
+        "base": "/var/lib/openblade/backups/web1/b1/vda.blocks",
+        "base_digest": DIGEST,
+        "out": "/var/lib/openblade/backups/web1/b2.partial/vda.blocks",
+    }
+    assert (real["bytes_read"], real["bytes_sent"], real["bytes_read_target"]) == (4 * 2**20, 3 * 2**20, 4 * 2**20)
+    assert (real["disks"]["vda"]["bytes_discarded"], real["disks"]["vda"]["verified"]) == (2**20, "changed blocks")
     assert dest.changes()[0][:3] == ("lvcreate", "--yes", "--snapshot") and dest.changes()[0][-1] == (
         f"{VG}/bk-web1-vda-b1"
     )
     assert src.changes()[-1] == ("lvremove", "--yes", f"{VG}/web1-root-bk-b1")
     assert real["backups"] == ["b1", "b2"]
+
+
+def test_a_base_point_without_a_block_manifest_is_hashed_whole(monkeypatch):
+    _checked, real, _hv, _src, _dest, ranges = both(
+        monkeypatch,
+        lambda: (Hv(), source_blade([base("b1", 100)]), target_blade([("b1", 100)], "b1\n", manifests=False)),
+    )
+    assert real["disks"]["vda"]["base"] == "b1" and real["disks"]["vda"]["verified"] == "every block"
+    assert ranges.sent[-1][2]["hash"] == [[0, 4 * 2**20]]  # every allocated block
+    assert json.loads(shlex.split(ranges.sent[-1][1][-1])[-1])["base"] is None
 
 
 def test_a_base_whose_point_is_gone_is_not_used(monkeypatch):
@@ -371,9 +425,11 @@ def test_leftovers_of_an_interrupted_run_are_removed_first(monkeypatch):
 
 
 def test_a_digest_mismatch_fails_before_anything_is_marked_good(monkeypatch):
-    hv, src, dest = Hv(), source_blade([base("b1", 1)]), target_blade([("b1", 1)], "b1\n", digest="ef" * 32)
-    with pytest.raises(ReconcileError, match="differs from") as failure:
-        run(hv, src, dest, Ranges(monkeypatch), False)
+    hv, src, dest = Hv(), source_blade([base("b1", 1)]), target_blade([("b1", 1)], "b1\n")
+    ranges = Ranges(monkeypatch)
+    ranges.differs = True
+    with pytest.raises(ReconcileError, match="differs from the source after apply") as failure:
+        run(hv, src, dest, ranges, False)
     assert failure.value.details["failed_action"].startswith("send the ranges changed since backup b1")
     assert not [call for call in src.changes() + dest.changes() if names.BASE in call or names.POINT in call]
 
@@ -447,10 +503,14 @@ MANIFEST = (
 )
 
 
+def digest_argv(path):
+    return tuple(stream.python_argv(stream.DIGEST, path))
+
+
 def restore_blades(extra_lvs=()):
     src = Blade(host(vgs=[vg()], lvs=[pool(), lv("web1-root", size=GIB), *extra_lvs]))
-    src.table[("sha256sum", f"/dev/{VG}/web1-root-restored-b1")] = (0, f"{DIGEST}  x\n", "")
-    src.table[("sha256sum", f"/dev/{VG}/web1-root")] = (0, f"{'00' * 32}  x\n", "")
+    src.table[digest_argv(f"/dev/{VG}/web1-root-restored-b1")] = (0, f"{DIGEST}\n", "")
+    src.table[digest_argv(f"/dev/{VG}/web1-root")] = (0, f"{'00' * 32}\n", "")
     store = Blade(
         {
             ("sh", "-c", "ls -1 /var/lib/openblade/backups/web1 2>/dev/null; true"): (0, "b1\n", ""),
@@ -554,6 +614,22 @@ def test_overwriting_in_place_is_refused_unless_the_guest_is_shut_off(state):
 
 def test_overwriting_a_shut_off_guest_discards_then_copies():
     src, store = restore_blades()
-    src.table[("sha256sum", f"/dev/{VG}/web1-root")] = (0, f"{'00' * 32}  x\n", "")
+    src.table[digest_argv(f"/dev/{VG}/web1-root")] = (0, f"{'00' * 32}\n", "")
     checked, _sent = restore(Hv(state="stopped"), src, store, True, overwrite_disks=True)
     assert checked["actions"][0] == f"discard every block of {VG}/web1-root (the guest's disk, overwritten)"
+
+
+def test_the_target_connection_retries_once_when_its_ssh_master_was_ending():
+    class Flaky(FakeRunner):
+        answers = [
+            (255, "", "mux_client_request_session: read from master failed: Broken pipe"),
+            (0, "obt_vg\n", ""),
+        ]
+
+        def _execute(self, argv, data):
+            self.calls.append(tuple(argv))
+            return CommandResult(*self.answers[len(self.calls) - 1])
+
+    local = Flaky({})
+    remote = BackupSsh(local, "10.81.0.2")
+    assert remote.run(["vgs"]).stdout == "obt_vg\n" and len(local.calls) == 2

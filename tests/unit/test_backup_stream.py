@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import os
 import subprocess
 
@@ -20,8 +21,22 @@ from ansible_collections.openblade.kvm.plugins.module_utils._validate import Val
 MIB = 2**20
 
 
-def _ends(source, target):
-    return (stream.python_argv(stream.SENDER, str(source)), stream.python_argv(stream.RECEIVER, str(target)))
+def _ends(source, target, *options):
+    return (
+        stream.python_argv(stream.SENDER, str(source)),
+        stream.python_argv(stream.RECEIVER, str(target), *options),
+    )
+
+
+def _job(ranges, hashed):
+    return {"ranges": ranges, "hash": hashed}
+
+
+def _digest(path):
+    """The block-manifest digest, computed here independently of the programs under test."""
+    data = path.read_bytes()
+    body = b"".join(hashlib.sha256(data[i : i + MIB]).digest() for i in range(0, len(data), MIB))
+    return hashlib.sha256(f"openblade-blocks 1 {MIB} {len(data)}\n".encode() + body).hexdigest()
 
 
 @pytest.fixture
@@ -36,41 +51,129 @@ def volumes(tmp_path):
     return source, target, bytes(data)
 
 
-def test_ranges_are_copied_with_checksums_and_only_they_are_read(volumes):
+def _full(source, target, tmp_path, label="b1"):
+    """A first backup: the allocated ranges sent, every target block checked."""
+    out = tmp_path / label / "vda.blocks"
+    ranges = [[MIB, 5 * MIB, "d"], [9 * MIB, 4096, "d"]]
+    summary = stream.transfer(
+        *_ends(source, target, stream.receiver_options(str(out))),
+        _job(ranges, stream.cover([(MIB, 5 * MIB), (9 * MIB, 4096)], 12 * MIB)),
+    )
+    return summary, out
+
+
+def test_a_full_backup_reads_the_allocated_blocks_and_checks_every_target_block(volumes, tmp_path):
     source, target, data = volumes
-    summary = stream.transfer(*_ends(source, target), [[MIB, 5 * MIB, "d"], [9 * MIB, 4096, "d"]])
+    summary, out = _full(source, target, tmp_path)
     assert target.read_bytes() == data
-    # 5 MiB is two frames (4 MiB + 1 MiB), then one for the 4 KiB range.
-    assert (summary["read"], summary["sent"], summary["frames"], summary["written"]) == (
+    # 5 MiB + 4 KiB of data sent; 6 whole blocks read here (1-5 and 9); all 12 read there.
+    assert (summary["read"], summary["sent"], summary["hashed"], summary["written"]) == (
+        6 * MIB,
         5 * MIB + 4096,
-        5 * MIB + 4096,
-        3,
+        6,
         5 * MIB + 4096,
     )
+    assert (summary["target_read"], summary["checked"]) == (12 * MIB, 12)
+    assert summary["target_digest"] == _digest(source) == hashlib.sha256(out.read_bytes()).hexdigest()
 
 
-def test_zero_ranges_are_written_as_zeros(volumes):
+def test_an_incremental_reads_only_the_changed_blocks_on_both_ends(volumes, tmp_path):
+    source, target, _data = volumes
+    first, base = _full(source, target, tmp_path)
+    changed = bytearray(source.read_bytes())
+    changed[3 * MIB + 100 : 3 * MIB + 200] = os.urandom(100)
+    source.write_bytes(bytes(changed))
+    out = tmp_path / "b2" / "vda.blocks"
+    summary = stream.transfer(
+        *_ends(source, target, stream.receiver_options(str(out), str(base), first["target_digest"])),
+        _job([[3 * MIB, 65536, "d"]], stream.cover([(3 * MIB, 65536)], 12 * MIB)),
+    )
+    assert target.read_bytes() == bytes(changed)
+    read = (summary["read"], summary["sent"], summary["target_read"], summary["checked"])
+    assert read == (MIB, 65536, MIB, 1)
+    assert summary["target_digest"] == _digest(source)
+
+
+def test_a_block_that_differs_after_apply_fails_the_receiver(volumes, tmp_path):
+    source, target, _data = volumes
+    target.write_bytes(bytes(11 * MIB) + b"x" + bytes(MIB - 1))  # not sent: must read as zeros
+    with pytest.raises(ReconcileError, match=r"block 11 \(bytes 11534336\+1048576\) of .* differs from the"):
+        _full(source, target, tmp_path)
+    assert not (tmp_path / "b1" / "vda.blocks").exists()
+
+
+def test_a_base_manifest_that_is_not_the_verified_one_is_refused(volumes, tmp_path):
+    source, target, _data = volumes
+    _summary, base = _full(source, target, tmp_path)
+    options = stream.receiver_options(str(tmp_path / "b2" / "vda.blocks"), str(base), "00" * 32)
+    with pytest.raises(ReconcileError, match="is not the verified one"):
+        stream.transfer(*_ends(source, target, options), _job([], []))
+
+
+def test_discarded_ranges_are_sent_as_zero_frames_and_zero_the_target(volumes, tmp_path):
     source, target, _data = volumes
     target.write_bytes(b"\xff" * 12 * MIB)
-    summary = stream.transfer(*_ends(source, target), [[0, MIB, "z"]])
+    summary = stream.transfer(*_ends(source, target), _job([[0, MIB, "z"]], [[0, MIB]]))
     assert target.read_bytes()[:MIB] == bytes(MIB) and target.read_bytes()[MIB : MIB + 1] == b"\xff"
-    assert (summary["read"], summary["sent"], summary["zeroed"]) == (0, 0, MIB)
+    assert (summary["read"], summary["sent"], summary["zeroed"]) == (MIB, 0, MIB)
 
 
-def test_scan_mode_sends_only_non_zero_blocks_and_digests_the_whole_volume(volumes):
+def test_a_range_outside_the_hashed_blocks_is_refused(volumes):
+    source, target, _data = volumes
+    with pytest.raises(ReconcileError, match="range at 9437184 is not in a hashed block"):
+        stream.transfer(*_ends(source, target), _job([[9 * MIB, 4096, "d"]], [[MIB, MIB]]))
+
+
+def test_scan_mode_sends_only_non_zero_pieces_and_digests_the_whole_volume(volumes):
     source, target, data = volumes
     summary = stream.transfer(*_ends(source, target), None)
     assert target.read_bytes() == data
     assert summary["read"] == 12 * MIB
-    assert summary["sent"] == 5 * 65536 + 65536  # 300 000 bytes span 5 blocks; "hello" one
-    assert summary["digest"] == hashlib.sha256(data).hexdigest()
+    assert summary["sent"] == 5 * 65536 + 65536  # 300 000 bytes span 5 pieces; "hello" one
+    assert summary["digest"] == _digest(source)
 
 
-def test_a_stream_cut_short_fails_the_receiver(volumes, tmp_path):
+def test_device_digest_is_the_manifest_digest(volumes):
+    source, _target, _data = volumes
+
+    class Local:
+        def run(self, argv):
+            return subprocess.run(argv, capture_output=True, text=True, check=True)
+
+    assert stream.device_digest(Local(), str(source)) == _digest(source)
+
+
+@pytest.mark.parametrize("piece", [999, 4096, 70_001, stream.DIGEST_BLOCK, 3 * stream.DIGEST_BLOCK])
+def test_a_streamed_copy_gets_the_same_digest_as_the_volume(volumes, piece):
+    """Off-site copies hash what they stream, in pieces of whatever size a pipe gives."""
+    source, _target, _data = volumes
+    data = source.read_bytes()
+    digest = stream.BlockDigest()
+    for offset in range(0, len(data), piece):
+        digest.update(data[offset:offset + piece])
+    assert digest.hexdigest() == _digest(source)
+
+
+def test_ranges_get_their_kinds_and_blocks():
+    changed = [(0, 4 * MIB), (8 * MIB, 65536)]
+    mapped = [(MIB, MIB), (8 * MIB, 2 * MIB)]
+    assert stream.with_kinds(changed, mapped, 12 * MIB) == [
+        [0, MIB, "z"],
+        [MIB, MIB, "d"],
+        [2 * MIB, 2 * MIB, "z"],
+        [8 * MIB, 65536, "d"],
+    ]
+    assert stream.cover([(65536, 10), (MIB - 1, 2), (11 * MIB + 5, 1)], 11 * MIB + 100) == [
+        [0, 2 * MIB],
+        [11 * MIB, 100],
+    ]
+
+
+def test_a_stream_cut_short_fails_the_receiver(volumes):
     source, target, _data = volumes
     frames = subprocess.run(
         stream.python_argv(stream.SENDER, str(source)),
-        input=b'[[1048576, 65536, "d"]]',
+        input=json.dumps(_job([[MIB, 65536, "d"]], [[MIB, MIB]])).encode(),
         capture_output=True,
         check=True,
     ).stdout
@@ -85,7 +188,7 @@ def test_a_corrupted_frame_is_refused_before_it_is_written(volumes):
     frames = bytearray(
         subprocess.run(
             stream.python_argv(stream.SENDER, str(source)),
-            input=b'[[1048576, 65536, "d"]]',
+            input=json.dumps(_job([[MIB, 65536, "d"]], [[MIB, MIB]])).encode(),
             capture_output=True,
             check=True,
         ).stdout
@@ -104,13 +207,13 @@ def test_a_corrupted_frame_is_refused_before_it_is_written(volumes):
 def test_a_failing_sender_fails_the_transfer_naming_both_ends(volumes, tmp_path):
     _source, target, _data = volumes
     with pytest.raises(ReconcileError, match=r"sender rc 1 .*receiver rc 1 .*ended early"):
-        stream.transfer(*_ends(tmp_path / "missing", target), [])
+        stream.transfer(*_ends(tmp_path / "missing", target), _job([], []))
 
 
 def test_range_beyond_the_end_is_refused(volumes):
     source, target, _data = volumes
     with pytest.raises(ReconcileError, match="beyond the end"):
-        stream.transfer(*_ends(source, target), [[12 * MIB, 1, "d"]])
+        stream.transfer(*_ends(source, target), _job([[12 * MIB, 1, "d"]], []))
 
 
 def test_local_ends_die_with_the_module():

@@ -16,8 +16,10 @@ The plan, in order (each step one action, so a failure names where it stopped):
    base, or against the golden image the disk was cloned from when the target has the
    same one, or the allocated ranges of the snapshot when there is no base); a new
    point on the target (a writable snapshot of the base's point, of its golden image, or
-   a new volume); the ranges sent with a checksum per frame; then the sha256 of the whole
-   source snapshot compared with the whole point's;
+   a new volume); the ranges sent with a checksum per frame, each MiB block they touch
+   read once here and hashed, the same blocks read back there after apply and compared
+   (every block when there is no base manifest; see :mod:`.stream`), and the point's block
+   manifest written, its sha256 the point's digest;
 4. the guest's definition (domain XML, seed ISOs, address ledger entries, a manifest);
 5. per disk: the point made read-only and good, then the source snapshot made the base
    and the previous base removed;
@@ -29,7 +31,6 @@ and points as they were; the next run removes the leftovers and starts again.
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import os
 import time
@@ -38,7 +39,6 @@ from ansible_collections.openblade.kvm.plugins.module_utils._backup import names
 from ansible_collections.openblade.kvm.plugins.module_utils._backup.quiesce import MODES, Quiesce
 from ansible_collections.openblade.kvm.plugins.module_utils._backup.target import Target, ssh_prefix
 from ansible_collections.openblade.kvm.plugins.module_utils._cluster import ledger_path, read_ledger
-from ansible_collections.openblade.kvm.plugins.module_utils._files import sha256
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import model
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection import RUNNING
 from ansible_collections.openblade.kvm.plugins.module_utils._lock import resource_lock
@@ -47,7 +47,11 @@ from ansible_collections.openblade.kvm.plugins.module_utils._lvm.report import L
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import Plan, ReconcileError, Resource
 from ansible_collections.openblade.kvm.plugins.module_utils._validate import lvm_name, one_of
 
-LOCK_KIND = "domain"  # the lock domain and guest_migrate take: a guest is never moved mid-backup
+DIGEST_NOTE = (
+    f"sha256 of the disk's block manifest ({stream.FORMAT}: a header line, then the sha256 "
+    f"of each {stream.DIGEST_BLOCK}-byte block)"
+)
+LOCK_KIND = "domain"  # the lock guest and guest_migrate take: a guest is never moved mid-backup
 
 
 class Disk:
@@ -58,6 +62,7 @@ class Disk:
         self.lv = lv
         self.base = None  # the source snapshot of the last verified backup
         self.base_point = None  # its point on the target
+        self.base_manifest = None  # the base point's block manifest on the target, if it has one
         self.golden = None  # (source golden LV, target golden LV) when that is the starting point
         self.stale = []  # source snapshots left pending by an interrupted run
         self.old_bases = []  # bases to remove once this run's is verified
@@ -180,6 +185,9 @@ class Backup(Resource):
                 base.tags, tags.SHA256
             ):
                 disk.base, disk.base_point = base, point
+                manifest = self.target.blocks_path(names.label_of(base), disk.target)
+                if base.size == disk.lv.size and self.target.has_file(manifest):
+                    disk.base_manifest = manifest  # else (resized, an older backup): hash it all
             else:
                 disk.old_bases = bases  # its point is gone (pruned by hand, another target): start afresh
         origin = lvs.get(disk.lv.origin) if disk.lv.origin else None
@@ -249,7 +257,7 @@ class Backup(Resource):
             self.facts.setdefault("disks", {})[disk.target] = self._disk_facts(disk)
             plan.add(
                 f"send {disk.mode} of {disk.lv.full_name} to {self.target.vg}/{disk.point} on {host} "
-                "and compare the sha256 of the whole snapshot with the copy's",
+                "and compare the sha256 of each block read here with the copy's after apply",
                 lambda disk=disk: self._send(disk),
             )
         plan.add(
@@ -294,7 +302,7 @@ class Backup(Resource):
         except ReconcileError as exc:
             self.warnings.append(f"cannot estimate what {disk.lv.full_name} would send: {exc}")
             return None
-        return sum(length for _offset, length in ranges)
+        return sum(length for _offset, length, kind in ranges[0] if kind == "d")
 
     # --- the actions -------------------------------------------------------------------------------
 
@@ -322,15 +330,23 @@ class Backup(Resource):
         self.facts["consistency"] = self.quiesce.consistency
 
     def _ranges(self, disk, name):
-        vg, pool = disk.lv.vg, disk.lv.pool
-        if disk.base is not None:
-            return thinmap.changed_ranges(self.runner, vg, pool, disk.base.name, name, self.lock_dir)
-        if disk.golden is not None:
-            return thinmap.changed_ranges(self.runner, vg, pool, disk.golden[0].name, name, self.lock_dir)
-        return thinmap.mapped_ranges(self.runner, vg, pool, name, self.lock_dir)
+        """(the ranges to send, with their kinds; the ranges to read and hash) of volume ``name``.
+
+        With a base manifest only the changed ranges are hashed: thin_delta says every other
+        block maps to the same pool data as in the base, whose digests were verified then.
+        Otherwise every allocated block is (the rest reads as zeros: a known digest).
+        """
+        vg, pool, size = disk.lv.vg, disk.lv.pool, disk.lv.size
+        mapped = thinmap.mapped_ranges(self.runner, vg, pool, name, self.lock_dir)
+        origin = disk.base or (disk.golden[0] if disk.golden else None)
+        if origin is None:
+            return [[offset, length, "d"] for offset, length in mapped], stream.cover(mapped, size)
+        changed = thinmap.changed_ranges(self.runner, vg, pool, origin.name, name, self.lock_dir)
+        hashed = changed if disk.base_manifest else mapped
+        return stream.with_kinds(changed, mapped, size), stream.cover(hashed, size)
 
     def _send(self, disk):
-        ranges = self._ranges(disk, disk.snapshot)
+        ranges, hashed = self._ranges(disk, disk.snapshot)
         origin = disk.base_point or (disk.golden[1] if disk.golden else None)
         stamp = int(self.clock())
         path = self.target.create_point(
@@ -340,30 +356,40 @@ class Backup(Resource):
             origin,
         )
         source = f"/dev/{disk.lv.vg}/{disk.snapshot}"
+        options = stream.receiver_options(
+            self.target.blocks_path(self.label, disk.target, partial=True),
+            disk.base_manifest,
+            tags.value(disk.base.tags, tags.SHA256) if disk.base_manifest else None,
+        )
+        # The receiver compares each block it reads back with the source's digest and fails
+        # the transfer on the first that differs: the point then stays incomplete.
         summary = self.transfer(
             stream.local(stream.python_argv(stream.SENDER, source)),
-            stream.local(stream.remote(self.ssh, stream.python_argv(stream.RECEIVER, path))),
-            [[offset, length, "d"] for offset, length in ranges],
+            stream.local(stream.remote(self.ssh, stream.python_argv(stream.RECEIVER, path, options))),
+            {"ranges": ranges, "hash": hashed},
         )
-        with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            here = pool.submit(lambda: sha256(self.runner, source))
-            there = pool.submit(self.target.digest, path)
-            digest, copy = here.result(), there.result()
-        if digest != copy:
+        blocks = sum(-(-length // stream.DIGEST_BLOCK) for _offset, length in hashed)
+        compared = blocks if disk.base_manifest else -(-disk.lv.size // stream.DIGEST_BLOCK)
+        if summary["hashed"] != blocks or summary["checked"] != compared:
             raise ReconcileError(
-                f"the copy {self.target.vg}/{disk.point} on {self.target.host} differs from "
-                f"{disk.lv.vg}/{disk.snapshot} (sha256 {copy} there, {digest} here); "
+                f"the copy {self.target.vg}/{disk.point} on {self.target.host} was not verified: "
+                f"{summary['hashed']} of {blocks} blocks hashed here, {summary['checked']} compared there; "
                 "it stays incomplete and the base is unchanged"
             )
-        disk.digest = digest
+        disk.digest = summary["target_digest"]
         disk.result = {
             "ranges": len(ranges),
             "bytes_sent": summary["sent"],
             "bytes_read": summary["read"],
-            "sha256": digest,
+            "bytes_read_target": summary["target_read"],
+            "bytes_discarded": summary["zeroed"],
+            "sha256": disk.digest,
+            "verified": "changed blocks" if disk.base_manifest else "every block",
             "mode": disk.mode,
         }
         self.facts["disks"][disk.target].update(disk.result)
+        for key in ("bytes_read", "bytes_sent", "bytes_read_target"):
+            self.facts[key] = self.facts.get(key, 0) + disk.result[key]
 
     def _definition(self):
         files = {"domain.xml": self.xml}
@@ -391,6 +417,7 @@ class Backup(Resource):
                     "source": os.uname().nodename,
                     "consistency": self.facts.get("consistency"),
                     "seeds": seeds,
+                    "digest": DIGEST_NOTE,
                     "disks": {
                         disk.target: {
                             "volume": disk.lv.full_name,
@@ -398,6 +425,7 @@ class Backup(Resource):
                             "pool": disk.lv.pool,
                             "point": f"{self.target.vg}/{disk.point}",
                             "sha256": disk.digest,
+                            "blocks": os.path.basename(self.target.blocks_path(self.label, disk.target)),
                         }
                         for disk in self.disks
                     },

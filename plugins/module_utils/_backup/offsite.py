@@ -29,7 +29,6 @@ onto new thin volumes and compares their sha256 with the one recorded at backup 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -38,7 +37,7 @@ import shutil
 import subprocess
 import tempfile
 
-from ansible_collections.openblade.kvm.plugins.module_utils._backup import names
+from ansible_collections.openblade.kvm.plugins.module_utils._backup import names, stream
 from ansible_collections.openblade.kvm.plugins.module_utils._lock import resource_lock
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm import commands, sizes, tags
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm.report import Lvm
@@ -131,9 +130,9 @@ def module_kwargs(**options):
 def execute(argv, env, feed=None, sink=None):
     """Run ``argv``; ``feed``: a file whose bytes go to its stdin, ``sink``: a file its stdout
     is written into (blocks of zeros skipped: a new thin volume reads as zeros).  Returns
-    (CommandResult, sha256 of what was fed or sunk).  stdout and stderr go through temporary
+    (CommandResult, block-manifest digest of what was fed or sunk).  stdout and stderr go through temporary
     files, so a chatty restic never blocks on a pipe nobody reads."""
-    digest = hashlib.sha256()
+    digest = stream.BlockDigest()  # the digest guest_backup verified (ob_sha256)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
             proc = subprocess.Popen(

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from ansible_collections.openblade.kvm.plugins.module_utils._backup import names, stream
 from ansible_collections.openblade.kvm.plugins.module_utils._backup.target import Target, ssh_prefix
-from ansible_collections.openblade.kvm.plugins.module_utils._files import sha256
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection import STOPPED
 from ansible_collections.openblade.kvm.plugins.module_utils._lock import resource_lock
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm import commands, sizes, tags
@@ -123,7 +122,7 @@ class Restore(Resource):
         if lv is None:
             return None
         if self.p["overwrite_disks"]:
-            digest = sha256(self.runner, lv.path) if lv.active else None
+            digest = stream.device_digest(self.runner, lv.path) if lv.active else None
             return {"volume": lv.full_name, "sha256": digest}
         if tags.MARKER not in lv.tags or (RESTORING not in lv.tags and tags.value(lv.tags, RESTORED) is None):
             raise ReconcileError(
@@ -230,7 +229,7 @@ class Restore(Resource):
             )
         finally:
             self.remote.run(commands.LVCHANGE.argv(activate="n", positional=[point]))
-        here = sha256(self.runner, path)
+        here = stream.device_digest(self.runner, path)
         if not summary["digest"] == here == job["sha256"]:
             raise ReconcileError(
                 f"{job['vg']}/{job['name']} differs after the restore: sha256 {here} here, "

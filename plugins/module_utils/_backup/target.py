@@ -5,7 +5,8 @@
 its backup points, the point being written, and the guest definitions.
 
 A guest's definitions live in ``<backup_dir>/<guest>/<label>/`` (domain.xml, the seed
-ISOs, ledger.json, manifest.json).  They are written into ``<label>.partial`` and
+ISOs, ledger.json, manifest.json, and ``<disk>.blocks``: the block manifest of each disk's
+point, see :mod:`.stream`).  They are written into ``<label>.partial`` and
 renamed into place, so a directory without the suffix is always complete.
 """
 
@@ -17,7 +18,6 @@ import os
 import shlex
 
 from ansible_collections.openblade.kvm.plugins.module_utils._backup import names
-from ansible_collections.openblade.kvm.plugins.module_utils._files import sha256
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection import DEFAULT_URI, Hypervisor
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.remote import SshRunner, ssh_base
 from ansible_collections.openblade.kvm.plugins.module_utils._lock import DEFAULT_LOCK_DIR
@@ -38,10 +38,12 @@ _MULTIPLEX = [
     "ControlPersist=20",
 ]
 
+_MUX_RACE = "mux_client_request_session: read from master failed"
+
 WRITER = r"""
 import base64,json,os,shutil,sys
 final=sys.argv[1];partial=final+'.partial'
-shutil.rmtree(partial,ignore_errors=True);os.makedirs(partial,0o700)
+os.makedirs(partial,0o700,exist_ok=True)  # the disks' block manifests are in it already
 for name,data in json.load(sys.stdin).items():
     with open(os.path.join(partial,name),'wb') as f:
         f.write(base64.b64decode(data));f.flush();os.fsync(f.fileno())
@@ -61,6 +63,14 @@ class BackupSsh(SshRunner):
     def __init__(self, local, host, user="root", port=None, identity=None):
         super().__init__(local, host, user, port, identity)
         self.prefix = ssh_prefix(host, user, port, identity)
+
+    def _execute(self, argv, data):
+        result = super()._execute(argv, data)
+        if result.rc == 255 and _MUX_RACE in result.stderr:
+            # The master was ending (ControlPersist) as we asked it for a session: the command
+            # never started, so running it again through a new master is safe.
+            result = super()._execute(argv, data)
+        return result
 
 
 class Target:
@@ -155,8 +165,13 @@ class Target:
     def deactivate(self, lv):
         self.run(commands.LVCHANGE.argv(activate="n", positional=[lv.full_name]))
 
-    def digest(self, path):
-        return sha256(self.remote, path)
+    def blocks_path(self, label, disk, partial=False):
+        """The block manifest of point ``label`` of ``disk`` (written by the receiver into the
+        ``.partial`` directory, which becomes the definition directory)."""
+        return os.path.join(self.definition_dir(label) + (".partial" if partial else ""), f"{disk}.blocks")
+
+    def has_file(self, path):
+        return self.remote.run(["test", "-f", path], check=False).rc == 0
 
     # --- definitions --------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import pytest
 
 # --import-mode=importlib puts no test directory on sys.path: the shared lab helper lives here.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from blade_pair import Pair, sha256  # noqa: E402
+from blade_pair import Pair, blocks_digest, lv_digest, sha256  # noqa: E402
 
 VG = "obb_vg"
 VLAN = 191
@@ -50,11 +50,7 @@ def restore_args(pair, label, **extra):
 
 
 def snapshot_digest(blade, name):
-    blade.run(f"lvchange -ay -K {VG}/{name}")
-    try:
-        return sha256(blade, f"/dev/{VG}/{name}")
-    finally:
-        blade.run(f"lvchange -an {VG}/{name}")
+    return lv_digest(blade, f"{VG}/{name}")
 
 
 def lv_tags(blade):
@@ -80,8 +76,11 @@ def test_full_then_incremental_backup_and_restores_match_the_snapshots(pair):
     assert 64 * MIB <= predicted["disks"]["vda"]["estimated_bytes"] <= 64 * MIB + CHUNK
     first = full["disks"]["vda"]
     assert (first["mode"], first["base"]) == ("the allocated ranges (no base)", None)
-    # The 64 MiB the test wrote, plus the chunk the guest writes its count into.
-    assert 64 * MIB <= first["bytes_sent"] <= 64 * MIB + CHUNK and first["bytes_read"] == first["bytes_sent"]
+    # The 64 MiB the test wrote, plus the chunk the guest writes its count into (once it runs);
+    # read here in whole MiB blocks (16-79, and 0); there, every block of the new point.
+    assert 64 * MIB <= first["bytes_sent"] <= 64 * MIB + CHUNK
+    assert first["bytes_read"] == (64 * MIB if first["bytes_sent"] == 64 * MIB else 65 * MIB)
+    assert (first["bytes_read_target"], first["verified"]) == (256 * MIB, "every block")
     assert (
         full["consistency"] == "crash-consistent" and "no connected QEMU guest agent" in full["warnings"][0]
     )
@@ -95,7 +94,9 @@ def test_full_then_incremental_backup_and_restores_match_the_snapshots(pair):
         "ledger.json",
         "manifest.json",
         f"{GUEST}-cidata.iso",
+        "vda.blocks",
     ]
+    assert sha256(dest, f"{kept}/vda.blocks") == first["sha256"]
     assert UUID in dest.run(f"cat {kept}/domain.xml").stdout
     assert sha256(dest, f"{kept}/{GUEST}-cidata.iso") == sha256(
         src, f"/var/lib/libvirt/boot/{GUEST}-cidata.iso"
@@ -103,15 +104,22 @@ def test_full_then_incremental_backup_and_restores_match_the_snapshots(pair):
     again = src.module("guest_backup", args(pair, "b1"))
     assert (again["changed"], again["actions"], again["backups"]) == (False, [], ["b1"])
 
-    # 1 % more: 3 MiB of the 256 MiB disk.
+    # 1 % more: 3 MiB of the 256 MiB disk; and 1 MiB of the first backup's data discarded.
     src.run(f"dd if=/dev/urandom of=/dev/{VG}/{GUEST} bs=1M seek=200 count=3 oflag=direct status=none")
+    src.run(f"blkdiscard -f -o {16 * MIB} -l {MIB} /dev/{VG}/{GUEST}")
     planned = src.module("guest_backup", args(pair, "b2"), check=True)
     assert 3 * MIB <= planned["disks"]["vda"]["estimated_bytes"] <= 3 * MIB + CHUNK
     incremental = src.module("guest_backup", args(pair, "b2"))
     assert incremental["actions"] == planned["actions"]
     second = incremental["disks"]["vda"]
     assert second["base"] == "b1" and second["mode"] == "the ranges changed since backup b1"
-    assert 3 * MIB <= second["bytes_sent"] <= 3 * MIB + CHUNK and second["bytes_read"] == second["bytes_sent"]
+    # Sent: the 3 MiB and the guest's count chunk, not the discarded MiB (a discard frame).
+    # Read, here and there: only the MiB blocks those touch (200-202, 16, and 0), not the disk.
+    assert 3 * MIB <= second["bytes_sent"] <= 3 * MIB + CHUNK and second["bytes_discarded"] == MIB
+    blocks = 4 if second["bytes_sent"] == 3 * MIB else 5
+    assert second["bytes_read"] == second["bytes_read_target"] == blocks * MIB
+    assert second["verified"] == "changed blocks"
+    assert incremental["bytes_read"] <= 0.03 * 256 * MIB and incremental["bytes_sent"] <= 0.03 * 256 * MIB
     tags = lv_tags(src)
     assert f"{GUEST}-bk-b1" not in tags and "ob_backup_base" in tags[f"{GUEST}-bk-b2"]
     assert snapshot_digest(src, f"{GUEST}-bk-b2") == second["sha256"] != first["sha256"]
@@ -121,7 +129,7 @@ def test_full_then_incremental_backup_and_restores_match_the_snapshots(pair):
     for label, digest in (("b1", first["sha256"]), ("b2", second["sha256"])):
         _predicted, restored = src.apply("guest_restore", restore_args(pair, label))
         assert restored["disks"]["vda"]["sha256"] == digest
-        assert sha256(src, f"/dev/{VG}/{GUEST}-restored-{label}") == digest
+        assert blocks_digest(src, f"/dev/{VG}/{GUEST}-restored-{label}") == digest
     again = src.module("guest_restore", restore_args(pair, "b1"))
     assert (again["changed"], again["actions"]) == (False, [])
     refused = src.module("guest_restore", restore_args(pair, "b1", overwrite_disks=True))

@@ -24,7 +24,7 @@ import pytest
 # --import-mode=importlib puts no test directory on sys.path: the shared lab helper lives here.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402 - tests/integration, put on sys.path by conftest.py
-from blade_pair import Pair, link, lv_digest, sha256, unlink  # noqa: E402
+from blade_pair import Pair, blocks_digest, link, lv_digest, unlink  # noqa: E402
 
 VG = "obo_vg"
 BACKUP, OFFSITE = (195, "10.85.0"), (196, "10.86.0")
@@ -147,7 +147,7 @@ def test_points_copied_off_site_checked_and_restored_and_the_password_shows_nowh
     volume = f"{GUEST}-vda-offsite-b1"
     digest = lv_digest(dest, f"{VG}/bk-{GUEST}-vda-b1")
     assert restored["restored"]["vda"]["sha256"] == digest == first["disks"]["vda"]["sha256"]
-    assert sha256(dest, f"/dev/{VG}/{volume}") == digest
+    assert blocks_digest(dest, f"/dev/{VG}/{volume}") == digest
     again, out = verbose(dest, "offsite_restore", restore)
     outputs.append(out)
     assert (again["changed"], again["actions"]) == (False, [])
