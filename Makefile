@@ -8,7 +8,7 @@ LAB := lab/lab
 # How many blades the lab tier boots (once) for all lab tests and Molecule scenarios.
 LAB_BLADES ?= 3
 
-.PHONY: help setup demo test quick lint sanity galaxy-check unit integration-host lab-up lab-tests molecule lab-down build clean bench-guests bench-storage bench-cluster bench-migrate bench-backup lab-tests-operations
+.PHONY: help setup demo test quick lint sanity galaxy-check unit integration-host lab-up lab-tests molecule lab-down build clean bench-guests bench-storage bench-cluster bench-migrate bench-backup lab-tests-operations lab-tests-offsite
 
 help:
 	@echo "make demo   - boot the lab, build the cluster of inventories/lab on it, print the report"
@@ -101,7 +101,12 @@ lab-tests:
 # The operations: evacuate a blade (all 3 blades), then backups (blade1 -> blade2). Each
 # needs blank data disks and removes the VGs it made, so they run one after the other.
 lab-tests-operations:
-	$(VENV)/python -m pytest tests/integration/lab/test_evacuate.py tests/integration/lab/test_backup.py tests/integration/lab/test_offsite.py -q
+	$(VENV)/python -m pytest tests/integration/lab/test_evacuate.py tests/integration/lab/test_backup.py -q
+
+# Not yet in `make test`: the off-site copies (3 blades; passed once under heavy load, not
+# yet timed on an idle machine). They join lab-tests-operations once a whole run is measured.
+lab-tests-offsite:
+	$(VENV)/python -m pytest tests/integration/lab/test_offsite.py -q
 
 molecule:
 	OPENBLADE_LAB_KEEP=1 $(VENV)/molecule test --all
