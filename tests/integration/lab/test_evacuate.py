@@ -183,10 +183,4 @@ def test_evacuate_a_blade_and_return_it_to_service(blades, cluster):
     assert changed(back) and all("drained" not in ledger for ledger in ledgers(blades).values())
     assert changed(harness.ansible_playbook(RETURN, **run)) == [] and where(blades) == after
     assert not moved_back
-    # guest_migrate copies a guest's seed ISO with mode 0644 (_copy_seed), and the guests
-    # role then closes it to other users again: the one change site.yml still makes.
-    seeds = [(host, task, actions) for host, task, actions in site_changes
-             if actions and all(a.startswith("restrict cloud-init seed ") for a in actions)]
-    if site_changes and seeds == site_changes:
-        pytest.xfail(f"guest_migrate leaves the moved seeds world-readable: {site_changes}")
     assert site_changes == []
