@@ -447,11 +447,13 @@ MANIFEST = (
 )
 
 
-def restore_blades(extra_lvs=()):
+def restore_blades(extra_lvs=(), point_tags=("openblade.kvm", "ob_backup_point")):
     src = Blade(host(vgs=[vg()], lvs=[pool(), lv("web1-root", size=GIB), *extra_lvs]))
     src.table[("sha256sum", f"/dev/{VG}/web1-root-restored-b1")] = (0, f"{DIGEST}  x\n", "")
     src.table[("sha256sum", f"/dev/{VG}/web1-root")] = (0, f"{'00' * 32}  x\n", "")
-    store = Blade(
+    # The backup blade: the point of b1, verified unless point_tags say otherwise.
+    store = Blade(host(vgs=[vg()], lvs=[pool(), lv("bk-web1-vda-b1", size=GIB, tags=point_tags)]))
+    store.table.update(
         {
             ("sh", "-c", "ls -1 /var/lib/openblade/backups/web1 2>/dev/null; true"): (0, "b1\n", ""),
             ("cat", "/var/lib/openblade/backups/web1/b1/manifest.json"): (0, MANIFEST, ""),
