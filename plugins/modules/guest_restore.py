@@ -151,10 +151,11 @@ disks:
   returned: when a disk was restored
   type: dict
 defined:
-  description: The guest defined by O(define) or O(as_guest); its C(name), C(uuid) and, for a copy, C(serial_log).
+  description: The guest defined by O(define) or O(as_guest); its C(name), C(uuid), C(seeds) (their paths here) and, for a copy, C(serial_log).
   returned: with define or as_guest
   type: dict
-  sample: {name: rt-web1, uuid: 3c1f9b7e-0d5e-5f4c-9a2b-6d7e8f901234, serial_log: /var/log/libvirt/qemu/rt-web1.serial}
+  sample: {name: rt-web1, uuid: 3c1f9b7e-0d5e-5f4c-9a2b-6d7e8f901234, seeds: [/var/lib/libvirt/boot/rt-web1-web1-cidata.iso],
+           serial_log: /var/log/libvirt/qemu/rt-web1.serial}
 """
 
 from ansible.module_utils.basic import AnsibleModule

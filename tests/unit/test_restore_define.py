@@ -131,7 +131,7 @@ def test_define_brings_the_guest_back_with_its_identity_seed_and_addresses(tmp_p
         f"define guest web1 (UUID {UUID}, MACs and seed of the backup)",
         "start guest web1",
     ]
-    assert real["defined"] == {"name": "web1", "uuid": UUID}
+    assert real["defined"] == {"name": "web1", "uuid": UUID, "seeds": [f"{tmp_path}/boot/web1-cidata.iso"]}
     root = model.parse(hv.defined[0])
     assert root.findtext("uuid") == UUID and root.find("devices/interface/mac").get("address") == MAC
     assert root.find("devices/disk/source").get("dev") == f"/dev/{VG}/web1-root"

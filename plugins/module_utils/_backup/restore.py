@@ -344,8 +344,11 @@ class Restore(Resource):
         plan = self._plan_disks(current["disks"], desired["disks"])
         if self.define:
             self._plan_guest(plan, current["guest"], desired["guest"])
-            self.facts["defined"] = {"name": self.target, "uuid": self.uuid} | (
-                {"serial_log": definition.serial_log(self.target)} if self.as_guest else {})
+            self.facts["defined"] = {
+                "name": self.target,
+                "uuid": self.uuid,
+                "seeds": sorted(where for where, _base in self.seeds.values()),
+            } | ({"serial_log": definition.serial_log(self.target)} if self.as_guest else {})
         return plan
 
     def _plan_disks(self, current, desired):

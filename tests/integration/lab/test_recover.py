@@ -99,6 +99,12 @@ def recover(lab, *extra, check=False):
                                 extra_vars=("blade=blade1", *extra), timeout=2400)
 
 
+def refusal(proc, results):
+    """The message of the task that stopped the run (rc != 0 asserted)."""
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    return " ".join(r.get("msg", "") for r in results if r.get("failed") and not r.get("unreachable"))
+
+
 def changed(results):
     return [r["_task"] for r in results if r.get("changed") or any(i.get("changed") for i in r.get("results", []))]
 
@@ -128,11 +134,11 @@ def test_a_lost_blades_guest_comes_back_on_a_survivor(lab, blades):
     assert backup["definition"]["ledger"] == {"office": ADDRESS}
 
     # No confirmation: refused before anything is looked at.
-    proc, _results = recover(lab)
-    assert proc.returncode != 0 and "-e confirm_powered_off=NAME repeats it" in proc.stdout, proc.stdout[-2000:]
+    message = refusal(*recover(lab))
+    assert "-e confirm_powered_off=NAME repeats it" in message, message
     # Confirmed, but blade1 still answers SSH: refused (it may still run the guest).
-    proc, _results = recover(lab, "confirm_powered_off=blade1")
-    assert proc.returncode != 0 and "blade1 still answers on SSH" in proc.stdout, proc.stdout[-2000:]
+    message = refusal(*recover(lab, "confirm_powered_off=blade1"))
+    assert message.startswith("blade1 still answers on SSH: it is not powered off"), message
     assert GUEST not in blade3.run("virsh -q list --all --name").stdout
 
     subprocess.run([LAB, "stop", "blade1"], check=True, capture_output=True, timeout=120)
