@@ -157,7 +157,8 @@ def test_a_lost_blades_guest_comes_back_on_a_survivor(lab, blades):
     assert proc.returncode == 0, proc.stdout[-3000:]
     restored = next(r for r in results if r["_task"] == "Restore each guest placed here, with its definition, and start it"
                     and r["_host"] == "blade3")["results"][0]
-    assert restored["defined"] == {"name": GUEST, "uuid": UUID} and restored["label"] == "r1", restored
+    assert restored["defined"] == {"name": GUEST, "uuid": UUID, "seeds": [f"/var/lib/libvirt/boot/{GUEST}-cidata.iso"]}, restored
+    assert restored["label"] == "r1", restored
     assert blade3.run(f"virsh domuuid {GUEST}").stdout.strip() == UUID
     assert blade3.run(f"virsh domstate {GUEST}").stdout.strip() == "running"
     assert json.loads(blade3.run(f"cat /var/lib/openblade/ipam/{CLUSTER}.json").stdout)["partitions"]["office"] == {
