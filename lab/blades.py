@@ -218,6 +218,21 @@ def down(progress):
     progress("lab is down")
 
 
+def stop(index, progress):
+    """Stop one blade (its QEMU, by the PID the lab recorded), as a power loss would:
+    SIGKILL, no shutdown.  Its disks stay, so `up` boots it again."""
+    pidfile = STATE / blade_name(index) / "qemu.pid"
+    pid = _pid_alive(pidfile, "qemu-system")
+    if pid is None:
+        progress(f"{blade_name(index)} is not running")
+        return
+    progress(f"stopping {blade_name(index)} (pid {pid}, SIGKILL)")
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and _pid_alive(pidfile, "qemu-system"):
+        time.sleep(0.2)
+
+
 def status():
     rows = []
     for index in running_blades():

@@ -37,8 +37,8 @@ def write_atomic(path, content, mode=0o644, what="file", owner=None, group=None)
     try:
         os.makedirs(directory, mode=0o755, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".openblade-")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content if isinstance(content, bytes) else content.encode())
         replace_atomic(tmp, path, mode=mode, owner=owner, group=group, what=what)
         tmp = None  # renamed: it is ``path`` now
     except OSError as exc:

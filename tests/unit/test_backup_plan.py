@@ -507,11 +507,13 @@ def digest_argv(path):
     return tuple(stream.python_argv(stream.DIGEST, path))
 
 
-def restore_blades(extra_lvs=()):
+def restore_blades(extra_lvs=(), point_tags=("openblade.kvm", "ob_backup_point")):
     src = Blade(host(vgs=[vg()], lvs=[pool(), lv("web1-root", size=GIB), *extra_lvs]))
     src.table[digest_argv(f"/dev/{VG}/web1-root-restored-b1")] = (0, f"{DIGEST}\n", "")
     src.table[digest_argv(f"/dev/{VG}/web1-root")] = (0, f"{'00' * 32}\n", "")
-    store = Blade(
+    # The backup blade: the point of b1, verified unless point_tags say otherwise.
+    store = Blade(host(vgs=[vg()], lvs=[pool(), lv("bk-web1-vda-b1", size=GIB, tags=point_tags)]))
+    store.table.update(
         {
             ("sh", "-c", "ls -1 /var/lib/openblade/backups/web1 2>/dev/null; true"): (0, "b1\n", ""),
             ("cat", "/var/lib/openblade/backups/web1/b1/manifest.json"): (0, MANIFEST, ""),

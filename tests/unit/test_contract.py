@@ -46,6 +46,7 @@ from ansible_collections.openblade.kvm.tests.unit import (
     test_lvm_volume,
     test_net_engine,
     test_net_partitions,
+    test_restore_define,
     test_thinmap,
 )
 from ansible_collections.openblade.kvm.tests.unit.contract import (
@@ -420,12 +421,27 @@ def offsite_restore(tmp_path):
                  lambda: (restic.state(), offsite_mutations(blade[0])), settle=settle)
 
 
+def guest_restore_define(tmp_path):
+    """guest_restore with define: the guest back with its disks, seed, ledger entry and domain."""
+    module = test_restore_define
+    hv = module.Hv()
+    here, store, peer = module.blades()
+    tags = ("openblade.kvm", "ob_restored=b1", f"ob_sha256={module.DIGEST}")
+    restored = module.lv("web1-root", size=GIB, tags=tags)
+
+    def settle():
+        here.table = module.blades([restored])[0].table
+    return World(lambda: module.restorer(hv, here, store, peer, tmp_path),
+                 lambda: (here.changes(), store.changes(), {n: tuple(d) for n, d in hv.doms.items()},
+                          len(hv.defined), tree(tmp_path / "boot"), tree(tmp_path / "ipam")), settle=settle)
+
+
 SCENARIOS = {
     "Backup": [guest_backup],
     "OffsiteCopy": [offsite_copy],
     "OffsiteCheck": [offsite_check],
     "OffsiteRestore": [offsite_restore],
-    "Restore": [guest_restore],
+    "Restore": [guest_restore, guest_restore_define],
     "Migration": [migration],
     "Clone": [clone],
     "Guest": [domain, domain_live_change],

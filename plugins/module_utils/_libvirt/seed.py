@@ -25,7 +25,11 @@ import os
 import shutil
 import stat
 
-from ansible_collections.openblade.kvm.plugins.module_utils._files import replace_atomic, set_access
+from ansible_collections.openblade.kvm.plugins.module_utils._files import (
+    replace_atomic,
+    set_access,
+    write_atomic,
+)
 
 SEED_DIR = "/var/lib/libvirt/boot"
 VOLUME_ID = "cidata"  # the label cloud-init's NoCloud datasource looks for
@@ -116,6 +120,12 @@ def _access():
     if gid is not None and os.geteuid() == 0:
         return 0o640, 0, gid
     return 0o600, None, None
+
+
+def write_seed(path, content):
+    """A seed ISO's bytes (from a backup) written into place, closed as a new seed is."""
+    mode, owner, group = _access()
+    write_atomic(path, content, mode, "cloud-init seed", owner, group)
 
 
 def restrict(path):
