@@ -19,7 +19,13 @@ from ansible_collections.openblade.kvm.plugins.module_utils._backup.restore impo
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import model
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import ReconcileError, reconcile
 from ansible_collections.openblade.kvm.tests.unit.lvm_host import GIB, VG, host, lv, pool, vg
-from ansible_collections.openblade.kvm.tests.unit.test_backup_plan import DIGEST, MANIFEST, UUID, Blade, digest_argv
+from ansible_collections.openblade.kvm.tests.unit.test_backup_plan import (
+    DIGEST,
+    MANIFEST,
+    UUID,
+    Blade,
+    digest_argv,
+)
 
 DIR = "/var/lib/openblade/backups/web1/b1"
 MAC = "52:54:00:aa:bb:cc"

@@ -141,7 +141,7 @@ def test_a_lost_blades_guest_comes_back_on_a_survivor(lab, blades):
     pair.make_guest(GUEST, UUID, size="64M", data_mib=4, data_at_mib=8, start=True, cluster=CLUSTER)
     run(blade1, f"printf '%s' {MARKER} | dd of=/dev/{VG}/{GUEST} bs=512 seek=2048 conv=notrunc,fsync status=none")
     run(blade1, f"mkdir -p /var/lib/openblade/ipam && echo '{json.dumps({'partitions': {'office': {GUEST: ADDRESS}}})}' "
-               f">/var/lib/openblade/ipam/{CLUSTER}.json")
+        f">/var/lib/openblade/ipam/{CLUSTER}.json")
     backup = blade1.module("guest_backup", {"name": GUEST, "label": "r1", "target": f"{NET}.2"})
     if "control master" in str(backup.get("stderr")):
         # Seen once on a loaded lab: the first SSH multiplex master died at start (target.py's
@@ -203,4 +203,4 @@ def test_the_restore_test_boots_an_isolated_copy_and_removes_it(lab, blades):
     assert f"rt-{GUEST}" not in run(blade2, "virsh -q list --all --name").stdout
     assert f"rt-{GUEST}" not in run(blade2, f"lvs --noheadings -o lv_name {VG}").stdout
     assert run(blade2, f"ls /var/lib/libvirt/boot/rt-{GUEST}-* /var/log/libvirt/qemu/rt-{GUEST}.serial",
-                      check=False).returncode != 0
+               check=False).returncode != 0
