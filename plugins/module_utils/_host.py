@@ -15,6 +15,7 @@ from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection 
     Hypervisor,
     LibvirtFailure,
 )
+from ansible_collections.openblade.kvm.plugins.module_utils._lock import resource_lock
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import (
     Plan,
     ReconcileError,
@@ -33,7 +34,7 @@ def _normalise_module(name):
 class KernelModules(Resource):
     """Kernel modules loaded now and listed in a modules-load.d file that we own."""
 
-    def __init__(self, runner, names, persist_file, proc_root="/"):
+    def __init__(self, runner, names, persist_file, proc_root="/", lock_dir=None):
         bad = [n for n in names if not MODULE_NAME.match(str(n))]
         if bad:
             raise ReconcileError(
@@ -49,6 +50,11 @@ class KernelModules(Resource):
         self.names = sorted({_normalise_module(n) for n in names})
         self.persist_file = persist_file
         self.proc_root = proc_root
+        self.lock_kwargs = {"lock_dir": lock_dir} if lock_dir else {}
+
+    def lock(self):
+        # hypervisor_host's lock: it loads modules and writes the same file.
+        return resource_lock("host", "hypervisor", **self.lock_kwargs)
 
     def _loaded(self, name):
         # /sys/module/<name> exists for loaded modules and for ones built into the kernel.

@@ -60,7 +60,7 @@ class World:
     """
 
     def __init__(self, build, state, runner=None, is_mutation=None, mutations=None, settle=None,
-                 changes=True, cleanup=None, verifications=(), reads_after_observe=None):
+                 changes=True, cleanup=None, verifications=()):
         self.build = build
         self.state = state
         self.runner = runner
@@ -72,9 +72,6 @@ class World:
         # Listed steps that only read, so the user sees what the run waits for: they must not
         # change the world (every other listed action must).
         self.verifications = set(verifications)
-        # Why desired or plan still reads the host (a known breach, named in the scenario);
-        # None: they must decide on what observe read, and read nothing themselves.
-        self.reads_after_observe = reads_after_observe
         self.check_mode = False
 
     def mutating_calls(self, start=0):
@@ -207,9 +204,8 @@ def run(world, check_mode):
 
 
 def assert_reads_only_in_observe(world, watch):
-    if world.reads_after_observe is None:
-        assert watch.plan_reads == [], \
-            f"desired or plan read the host instead of deciding on what observe read: {watch.plan_reads}"
+    assert watch.plan_reads == [], \
+        f"desired or plan read the host instead of deciding on what observe read: {watch.plan_reads}"
 
 
 def assert_contract(world):

@@ -266,8 +266,10 @@ def kernel_modules(tmp_path):
     def load(argv):  # as the kernel would
         (tmp_path / "sys/module" / argv[1]).mkdir(parents=True)
     host = TableHost({}, [("modprobe", name) for name in names], {}, effects={"modprobe": load})
-    return table_world(lambda runner: KernelModules(runner, names, str(persist), str(tmp_path)), host,
-                       files(tmp_path, "sys", "etc"))
+
+    def build(runner):
+        return KernelModules(runner, names, str(persist), str(tmp_path), lock_dir=str(tmp_path / "lock"))
+    return table_world(build, host, files(tmp_path, "sys", "etc"))
 
 
 def hypervisor_host(tmp_path):
@@ -332,9 +334,7 @@ def migration(tmp_path):
                 [call for call in src.calls if src.is_mutation(call)],
                 [call for call in dest.calls if dest.is_mutation(call)], setup.seed.exists())
     # The destination's guest answering is checked, not made: a listed step that only reads.
-    return World(build, state, verifications=[f"check that {module.NAME} runs on blade2 and answers"],
-                 reads_after_observe="plan reads both blades (lvs, vgs, the destination's libvirt) for "
-                                     "its pre-flight checks")
+    return World(build, state, verifications=[f"check that {module.NAME} runs on blade2 and answers"])
 
 
 # --- guest_backup / guest_restore: two blades (see test_backup_plan) ----------------------------------
@@ -375,9 +375,7 @@ def guest_backup(tmp_path):
         return (src.changes(), dest.changes(), len(sends.sent), tuple(hv.events),
                 src.calls.count(reserve) - src.calls.count(release))
     world = World(lambda: module.backup(hv, src, dest, sends.transfer, str(tmp_path), world.check_mode,
-                                        label="b1"), state, settle=settle,
-                  reads_after_observe="plan estimates the bytes to send from the pool's metadata "
-                                      "(thin_dump under the VG lock)")
+                                        label="b1"), state, settle=settle)
     return world
 
 
@@ -499,6 +497,13 @@ def test_every_resource_class_is_registered_with_the_contract():
     names = {cls.__name__ for cls in resource_classes() - ABSTRACT}
     assert names - set(SCENARIOS) == set(), "register a contract scenario for each new resource class"
     assert set(SCENARIOS) - names == set(), "a registered class no longer exists"
+
+
+def test_every_resource_that_changes_anything_holds_a_lock():
+    """lock() covers the whole cycle; only read-only resources may go without one."""
+    unlocked = {cls.__name__ for cls in resource_classes() - ABSTRACT
+                if cls.lock is _reconcile.Resource.lock and not issubclass(cls, _reconcile.ReadOnlyResource)}
+    assert unlocked == set()
 
 
 def test_resource_classes_are_named_for_what_they_manage():

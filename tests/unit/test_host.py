@@ -24,6 +24,10 @@ from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import (
 from ansible_collections.openblade.kvm.tests.unit.fakes import FakeRunner
 
 
+def modules(runner, names, persist, root):
+    return KernelModules(runner, names, str(persist), str(root), lock_dir=str(root / "lock"))
+
+
 def fake_host(tmp_path, loaded):
     for name in loaded:
         (tmp_path / "sys/module" / name).mkdir(parents=True)
@@ -65,17 +69,17 @@ def test_kernel_modules_check_mode_predicts_real_run(tmp_path, case):
     names = ["8021q", "dm-thin-pool"]  # '-' and '_' mean the same to the kernel
 
     runner = LoadingRunner(root, ["8021q", "dm_thin_pool"])
-    checked = reconcile(KernelModules(runner, names, str(persist), str(root)), check_mode=True)
+    checked = reconcile(modules(runner, names, persist, root), check_mode=True)
     assert runner.calls == []
     assert (persist.read_text() if persist.exists() else None) == content
 
-    real = reconcile(KernelModules(runner, names, str(persist), str(root)), diff_mode=True)
+    real = reconcile(modules(runner, names, persist, root), diff_mode=True)
     assert (checked["changed"], checked["actions"]) == (real["changed"], real["actions"])
     assert real["actions"] == expected
     assert persist.read_text() == OWNED_HEADER + "8021q\ndm_thin_pool\n"
     assert real["diff"]["after"]["loaded"] == ["8021q", "dm_thin_pool"]
 
-    again = reconcile(KernelModules(runner, names, str(persist), str(root)))
+    again = reconcile(modules(runner, names, persist, root))
     assert again == {"changed": False, "actions": []}
 
 

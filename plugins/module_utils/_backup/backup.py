@@ -67,6 +67,7 @@ class Disk:
         self.stale = []  # source snapshots left pending by an interrupted run
         self.old_bases = []  # bases to remove once this run's is verified
         self.digest = None
+        self.estimated_bytes = None  # check mode: what the run would send, as of now
         self.snapshot = None
         self.point = None
         self.mode = None
@@ -141,6 +142,9 @@ class Backup(Resource):
             self._find_base(disk)
         labels = [set(self.target.points(disk.volume)) for disk in self.disks]
         backups = set.intersection(*labels) & set(complete)
+        if self.check_mode and self.label not in backups:
+            for disk in self.disks:  # a read of the pool's metadata, so here, not in plan
+                disk.estimated_bytes = self._estimate(disk)
         return {"backups": sorted(backups, key=self._point_created)}
 
     def _point_created(self, label):
@@ -289,14 +293,12 @@ class Backup(Resource):
             "base": names.label_of(disk.base) if disk.base else None,
             "golden": disk.golden[0].name if disk.golden else None,
         }
-        facts["estimated_bytes"] = self._estimate(disk)
+        facts["estimated_bytes"] = disk.estimated_bytes
         return facts
 
     def _estimate(self, disk):
         """Bytes the run would send, as of now (against the live volume): check mode only,
         because the real run measures its own snapshot."""
-        if not self.check_mode:
-            return None
         try:
             ranges = self._ranges(disk, disk.volume)
         except ReconcileError as exc:

@@ -123,7 +123,11 @@ class Migration(Resource):
         if self.src_dom is not None:
             self.root = model.parse(self.src.inactive_xml(self.src_dom))
             self.fields = model.read_fields(self.root)
-            return {"blade": "source", "state": self.src.state(self.src_dom), "uuid": self.fields["uuid"]}
+            state = self.src.state(self.src_dom)
+            self.live = state in (RUNNING, PAUSED)
+            # The pre-flight only reads both blades: done here, so plan decides on what it found.
+            self.refusals = self._preflight(state) if self.fields["managed"] or self.p["force"] else []
+            return {"blade": "source", "state": state, "uuid": self.fields["uuid"]}
         if self.dest_dom is not None:
             fields = model.read_fields(model.parse(self.dest.inactive_xml(self.dest_dom)))
             self.fields = fields
@@ -157,13 +161,12 @@ class Migration(Resource):
             )
         if self.dest_dom is not None:
             checks.refuse(self.name, self.blade, ["a guest of that name is already defined there"])
-        state = current["state"]
-        self.live = state in (RUNNING, PAUSED)
-        self._preflight(state)
+        checks.refuse(self.name, self.blade, self.refusals)
         self._plan_move(plan)
         return plan
 
     def _preflight(self, state):
+        """Why the guest cannot move (empty: it can), from reads of both blades only."""
         reasons = checks.guest_refusals(self.root, state)
         self.volumes, self.seeds, disk_reasons = self._disks()
         reasons += disk_reasons
@@ -188,7 +191,7 @@ class Migration(Resource):
                 "this blade has no thin_dump (thin-provisioning-tools), which a live move needs to "
                 "keep the destination thin"
             )
-        checks.refuse(self.name, self.blade, reasons)
+        return reasons
 
     def _host_cpu(self, hv):
         return cpumodel.host_cpu_identity(hv.conn.getCapabilities())
