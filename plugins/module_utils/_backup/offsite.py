@@ -38,6 +38,7 @@ import subprocess
 import tempfile
 
 from ansible_collections.openblade.kvm.plugins.module_utils._backup import names, stream
+from ansible_collections.openblade.kvm.plugins.module_utils._backup.target import point_active
 from ansible_collections.openblade.kvm.plugins.module_utils._lock import resource_lock
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm import commands, sizes, tags
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm.report import Lvm
@@ -294,13 +295,7 @@ class RepositoryResource(Resource):
 
     def _activated(self, lv):
         """A context in which the (read-only, skipped) point ``lv`` is active."""
-        stack = contextlib.ExitStack()
-        if not lv.active:
-            self.lvm.run(["lvchange", "--activate", "y", "--ignoreactivationskip", lv.full_name])
-            stack.callback(
-                lambda: self.lvm.run(commands.LVCHANGE.argv(activate="n", positional=[lv.full_name]))
-            )
-        return stack
+        return contextlib.nullcontext() if lv.active else point_active(self.lvm, lv.full_name)
 
 
 class OffsiteCopy(RepositoryResource):

@@ -36,7 +36,11 @@ import json
 import os
 
 from ansible_collections.openblade.kvm.plugins.module_utils._backup import definition, names, stream
-from ansible_collections.openblade.kvm.plugins.module_utils._backup.target import Target, ssh_prefix
+from ansible_collections.openblade.kvm.plugins.module_utils._backup.target import (
+    Target,
+    point_active,
+    ssh_prefix,
+)
 from ansible_collections.openblade.kvm.plugins.module_utils._cluster import (
     LEDGER_MODE,
     ledger_path,
@@ -427,16 +431,13 @@ class Restore(Resource):
 
     def _copy(self, job):
         point = f"{job['point_vg']}/{job['point']}"
-        self.remote.run(["lvchange", "--activate", "y", "--ignoreactivationskip", point])
         path = f"/dev/{job['vg']}/{job['name']}"
-        try:
+        with point_active(self.remote, point):
             summary = self.transfer(
                 stream.local(stream.remote(self.ssh, stream.python_argv(stream.SENDER, f"/dev/{point}"))),
                 stream.local(stream.python_argv(stream.RECEIVER, path)),
                 None,
             )
-        finally:
-            self.remote.run(commands.LVCHANGE.argv(activate="n", positional=[point]))
         here = stream.device_digest(self.runner, path)
         if not summary["digest"] == here == job["sha256"]:
             raise ReconcileError(

@@ -13,6 +13,7 @@ renamed into place, so a directory without the suffix is always complete.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shlex
@@ -55,6 +56,17 @@ fd=os.open(os.path.dirname(final),os.O_RDONLY);os.fsync(fd)
 def ssh_prefix(host, user, port, identity):
     argv = ssh_base(host, user, port, identity)
     return argv[:1] + _MULTIPLEX + argv[1:]
+
+
+@contextlib.contextmanager
+def point_active(runner, full_name):
+    """The backup point ``full_name`` (read-only, skipped at activation) active for a read
+    through ``runner``, and inactive again afterwards, also on failure."""
+    runner.run(["lvchange", "--activate", "y", "--ignoreactivationskip", full_name])
+    try:
+        yield
+    finally:
+        runner.run(commands.LVCHANGE.argv(activate="n", positional=[full_name]))
 
 
 class BackupSsh(SshRunner):
@@ -158,12 +170,6 @@ class Target:
             )
         )
         self.run(commands.LVCHANGE.argv(activate="n", positional=[full]))
-
-    def activate(self, lv):
-        self.run(["lvchange", "--activate", "y", "--ignoreactivationskip", lv.full_name])
-
-    def deactivate(self, lv):
-        self.run(commands.LVCHANGE.argv(activate="n", positional=[lv.full_name]))
 
     def blocks_path(self, label, disk, partial=False):
         """The block manifest of point ``label`` of ``disk`` (written by the receiver into the
