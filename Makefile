@@ -8,7 +8,7 @@ LAB := lab/lab
 # How many blades the lab tier boots (once) for all lab tests and Molecule scenarios.
 LAB_BLADES ?= 3
 
-.PHONY: help setup demo test quick lint sanity galaxy-check unit integration-host lab-up lab-tests molecule lab-down build clean bench-guests bench-storage bench-cluster bench-migrate bench-backup lab-tests-operations lab-tests-recovery
+.PHONY: help setup demo test quick lint sanity galaxy-check unit integration-host lab-up lab-tests molecule lab-down build clean bench-guests bench-storage bench-cluster bench-migrate bench-backup lab-tests-operations
 
 help:
 	@echo "make demo   - boot the lab, build the cluster of inventories/lab on it, print the report"
@@ -98,16 +98,13 @@ lab-tests:
 	               "$(VENV)/python -m pytest tests/integration/lab/test_storage.py tests/integration/lab/test_golden_url.py tests/integration/lab/test_killed_runs.py -q"
 	$(MAKE) --no-print-directory lab-tests-operations
 
-# The operations: evacuate a blade (all 3 blades), then backups (blade1 -> blade2). Each
-# needs blank data disks and removes the VGs it made, so they run one after the other.
+# The operations, on all 3 blades: evacuate a blade and planned moves; backups (blade1 ->
+# blade2); a lost blade's recovery (it stops blade1 and boots it again); off-site copies
+# (blade2 -> blade3). Each needs blank data disks and removes the VGs it made, so they run one
+# after the other (about 20 minutes on an idle machine).
 lab-tests-operations:
-	$(VENV)/python -m pytest tests/integration/lab/test_evacuate.py tests/integration/lab/test_backup.py -q
-
-# Not yet in `make test`: a lost blade's recovery (3 blades; it stops blade1 and boots it
-# again) and the off-site copies (3 blades). Each passed under heavy load and is not yet timed
-# on an idle machine; they join lab-tests-operations once a whole run with them is measured.
-lab-tests-recovery:
-	$(VENV)/python -m pytest tests/integration/lab/test_recover.py tests/integration/lab/test_offsite.py -q
+	$(VENV)/python -m pytest tests/integration/lab/test_evacuate.py tests/integration/lab/test_backup.py \
+	    tests/integration/lab/test_recover.py tests/integration/lab/test_offsite.py -q
 
 molecule:
 	OPENBLADE_LAB_KEEP=1 $(VENV)/molecule test --all

@@ -13,7 +13,10 @@ trusts the others' key.
 Asserted: `--check --diff` shows the moves and changes nothing; the real run makes the
 moves check mode predicted; anti-affinity holds; the blade is empty and marked drained in
 every copy of the ledger; the re-run and `site.yml` report 0 changed, and nothing moves
-back; return-to-service drops the mark, and its re-run changes nothing.
+back; return-to-service drops the mark, and its re-run changes nothing. Then planned moves
+in site.yml: a changed pin is refused without `cluster_migrate_planned`; with it,
+`--check --diff` shows the move and changes nothing, the real run makes it, and the re-run
+reports 0 changed.
 
 Needs all 3 blades, with a blank /dev/vdb (run it after the lanes of `make lab-tests`, or
 before the Molecule cluster scenario). It tears its cluster down and leaves /dev/vdb blank.
@@ -184,3 +187,36 @@ def test_evacuate_a_blade_and_return_it_to_service(blades, cluster):
     assert changed(harness.ansible_playbook(RETURN, **run)) == [] and where(blades) == after
     assert not moved_back
     assert site_changes == []
+
+
+def test_a_changed_pin_becomes_a_planned_move_only_when_asked(blades, cluster, tmp_path):
+    before = where(blades)
+    source = before["db1"][0]
+    guests_per_blade = {blade.name: sum(b == blade.name for b, _s in before.values()) for blade in blades}
+    target = min((name for name in guests_per_blade if name != source), key=guests_per_blade.get)
+    pinned = tmp_path / "pinned.yml"
+    guests = [dict(guest, blade=target) if guest["name"] == "db1" else guest
+              for guest in VARIABLES["cluster_guests"]]
+    pinned.write_text(yaml.safe_dump({"cluster_guests": guests}))
+    run = {"inventory": cluster, "extra_vars": [f"@{pinned}", "cluster_migrate_planned=true"]}
+
+    # Without the option the pin change is refused, before anything runs on a blade.
+    proc, results = harness.playbook_run(SITE, inventory=cluster, extra_vars=[f"@{pinned}"], check=True)
+    assert proc.returncode != 0 and changed(results) == []
+    assert (f"guest db1 is defined on {source} but the inventory pins it to {target}" in proc.stdout
+            and "migrate it first, or drop the pin" in proc.stdout), proc.stdout[-3000:]
+
+    predicted = harness.ansible_playbook(SITE, check=True, diff=True, **run)
+    assert where(blades) == before, "check mode moved a guest"
+    moves = {r["_host"]: r for r in predicted if r["_task"] == MOVE}
+    assert list(moves) == ["openblade-move-db1"] and moves["openblade-move-db1"]["changed"], moves
+    table = next(r for r in predicted if r["_task"].endswith("Show where the guests go"))["msg"]
+    assert f"| db1 | {source} | {target} | live |" in table, table
+
+    done = harness.ansible_playbook(SITE, **run)
+    assert changed(done) == changed(predicted), "check mode did not predict the run"
+    [moved] = [r for r in done if r["_task"] == MOVE]
+    assert moved["actions"] == moves["openblade-move-db1"]["actions"], moved
+    after = where(blades)
+    assert after == dict(before, db1=(target, before["db1"][1])), after
+    assert changed(harness.ansible_playbook(SITE, **run)) == []
