@@ -126,6 +126,13 @@ options:
     description: Move a guest that does not carry the openblade.kvm ownership marker.
     type: bool
     default: false
+  anti_affinity_guests:
+    description:
+      - The other guests of this guest's anti-affinity group. The move is refused if any of them is defined on the destination, running or not.
+      - The C(cluster) role passes the group of the inventory's C(anti_affinity).
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - openblade.kvm.guest.info  # the connection option (uri) only
   - openblade.kvm.attributes
@@ -282,6 +289,7 @@ def argument_spec():
         "memory_reserve_mib": {"type": "int", "default": 2048},
         "seed_dir": {"type": "path", "default": "/var/lib/libvirt/boot"},
         "force": {"type": "bool", "default": False},
+        "anti_affinity_guests": {"type": "list", "elements": "str", "default": []},
     }
 
 

@@ -47,8 +47,8 @@ def test_guests_stay_where_they_run_when_nothing_is_drained():
 def test_evacuating_a_blade_moves_its_guests_by_the_placement_rule():
     result = make(drain="b1", migrate="drained")
     assert result["moves"] == [
-        {"guest": "app1", "source": "b1", "destination": "b3", "mode": "cold"},
-        {"guest": "db1", "source": "b1", "destination": "b2", "mode": "live"},
+        {"guest": "app1", "source": "b1", "destination": "b3", "mode": "cold", "anti_affinity_guests": []},
+        {"guest": "db1", "source": "b1", "destination": "b2", "mode": "live", "anti_affinity_guests": []},
     ]
     assert result["placement"] == {"app1": "b3", "db1": "b2", "web1": "b2", "web2": "b3"}
     assert result["drained"] == ["b1"] and result["ledger"]["drained"] == ["b1"]
@@ -67,6 +67,8 @@ def test_anti_affinity_holds_when_the_blade_of_one_of_a_pair_is_drained():
     # web1 may go neither to b3 (web2 is there) nor back to b2 (drained): b1.
     result = make(drain="b2", migrate="drained")
     assert [(m["guest"], m["destination"]) for m in result["moves"]] == [("web1", "b1")]
+    # The move itself checks the group again on b1 (guest_migrate's anti_affinity_guests).
+    assert result["moves"][0]["anti_affinity_guests"] == ["web2"]
 
 
 def test_a_drain_that_leaves_no_room_fails_with_the_capacity_table_and_the_drained_blades():
@@ -111,7 +113,8 @@ def test_without_planned_moves_a_drained_blades_guests_stay_and_a_changed_pin_is
 def test_planned_moves_follow_a_changed_pin():
     pinned = [dict(g, blade="b3") if g["name"] == "db1" else g for g in GUESTS]
     result = make(guests=pinned, migrate="all")
-    assert result["moves"] == [{"guest": "db1", "source": "b1", "destination": "b3", "mode": "live"}]
+    assert result["moves"] == [{"guest": "db1", "source": "b1", "destination": "b3", "mode": "live",
+                                "anti_affinity_guests": []}]
     assert result["placement"]["db1"] == "b3"
 
 

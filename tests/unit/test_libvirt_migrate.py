@@ -191,6 +191,7 @@ def params(tmp_path, **overrides):
         "memory_reserve_mib": 1024,
         "seed_dir": str(tmp_path),
         "force": False,
+        "anti_affinity_guests": [],
     }
     base.update(overrides)
     return base
@@ -405,6 +406,21 @@ def test_preflight_names_guest_blade_and_every_reason_also_in_check_mode(tmp_pat
             assert reason in message, reason
         assert setup.mutations(setup.src, setup.src_table) == []
         assert setup.mutations(setup.remote, setup.dest_table) == []
+
+
+def test_a_guest_of_its_anti_affinity_group_on_the_destination_refuses_the_move(tmp_path):
+    setup = Setup(tmp_path, anti_affinity_guests=["web9", "web8"])
+    other = guest_xml(setup.seed).replace(NAME, "web9").replace(UUID, "2c1f6a0e-0d9b-4c55-9d3e-6b0b8a1c0f09")
+    setup.dest.define(other)  # defined, not running: the placement counts it too
+    for check_mode in (True, False):
+        with pytest.raises(ReconcileError) as caught:
+            setup.run(check_mode=check_mode)
+        assert str(caught.value) == (
+            f"guest {NAME}: refusing to migrate to blade2: web9, of its anti-affinity group, is defined there"
+        )
+        assert setup.mutations(setup.remote, setup.dest_table) == []
+    with pytest.raises(ReconcileError, match="anti_affinity_guests"):
+        Setup(tmp_path, anti_affinity_guests=["a/b"]).run()
 
 
 def test_cold_move_of_a_stopped_guest_defines_there_and_undefines_here(tmp_path):

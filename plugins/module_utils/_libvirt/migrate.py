@@ -48,7 +48,11 @@ from ansible_collections.openblade.kvm.plugins.module_utils._lock import resourc
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm import commands, sizes, tags, thinmap
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm.report import Lvm
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import Plan, ReconcileError, Resource
-from ansible_collections.openblade.kvm.plugins.module_utils._validate import ValidationError, lvm_name
+from ansible_collections.openblade.kvm.plugins.module_utils._validate import (
+    ValidationError,
+    domain_name,
+    lvm_name,
+)
 
 try:
     import libvirt
@@ -110,6 +114,8 @@ class Migration(Resource):
             )
         if self.p.get("pool"):
             lvm_name(self.p["pool"], "pool")
+        for name in self.p["anti_affinity_guests"]:
+            domain_name(name, "anti_affinity_guests")
 
     def lock(self):
         kwargs = {"lock_dir": self.lock_dir} if self.lock_dir else {}
@@ -179,6 +185,7 @@ class Migration(Resource):
             reasons += checks.capacity_refusals(
                 self.dest, self.fields, self.p["cpu_ratio"], self.p["memory_reserve_mib"]
             )
+        reasons += checks.anti_affinity_refusals(self.dest, self.p["anti_affinity_guests"])
         reasons += checks.network_refusals(self.dest, self.remote, self.fields["nics"])
         others = [path for path in checks.referenced_files(self.fields) if path not in self.seeds]
         reasons += [

@@ -125,6 +125,13 @@ def capacity_refusals(dest, fields, cpu_ratio, memory_reserve_mib):
     return reasons
 
 
+def anti_affinity_refusals(dest, apart_from):
+    """The placement rule's anti-affinity: none of ``apart_from`` (the guest's group) may be
+    defined on the destination, running or not, as the placement counts them."""
+    there = {dom.name() for dom in dest.domains()}
+    return [f"{name}, of its anti-affinity group, is defined there" for name in apart_from if name in there]
+
+
 def pool_refusals(pool, lvs, volumes, where, live=False):
     """Room in the destination pool for the copy, and its overcommit limit.
 

@@ -337,7 +337,7 @@ def test_cluster_cpu_baseline_is_computed_from_every_blade_by_libvirt(pair, blad
         assert "incompatible" not in answer, (name, answer)
 
 
-def test_preflight_refuses_cpu_full_pool_and_missing_partition_before_any_change(pair):
+def test_preflight_refuses_cpu_anti_affinity_full_pool_and_missing_partition_before_any_change(pair):
     src, dest = pair
     src.run(f"virsh -q net-define /dev/stdin <<'EOX'\n<network><name>{PARTITION}</name><forward mode='bridge'/>"
             f"<bridge name='brmig'/></network>\nEOX\nvirsh -q net-start {PARTITION}")
@@ -348,11 +348,14 @@ def test_preflight_refuses_cpu_full_pool_and_missing_partition_before_any_change
              f"lvcreate -q --yes -T {VG}/full -V 8M -n filler && "
              f"dd if=/dev/urandom of=/dev/{VG}/filler bs=1M count=8 oflag=direct status=none")
     for check in (True, False):
-        result = src.module("guest_migrate", args("obm-refused", pool="full"), check=check)
+        # obm-cold is on the destination since the cold move above.
+        result = src.module("guest_migrate", args("obm-refused", pool="full",
+                                                  anti_affinity_guests=["obm-cold", "obm-elsewhere"]), check=check)
         assert result.get("failed"), result
         assert result["msg"].startswith(f"guest obm-refused: refusing to migrate to {CONTROL[2]}: ")
         assert result["refusals"] == [
             "its CPU (Skylake-Server) is incompatible with the destination's hypervisor CPU",
+            "obm-cold, of its anti-affinity group, is defined there",
             f"NIC 52:54:00:0c:01:04: partition (libvirt network) {PARTITION} does not exist there",
             f"thin pool {VG}/full has 0 MiB free, the disks hold 16 MiB",
         ], result["refusals"]
