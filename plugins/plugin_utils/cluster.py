@@ -275,12 +275,12 @@ def _plan(cluster, guests, blades, partitions, golden_images, pools, domains_by_
     # A moving guest is placed afresh (on its pin, or by the rule), counted only there.
     staying = {n: b for n, b in existing.items() if n in disks and n not in moving}
     placement = place_guests(demand, blades, staying, cpu_ratio, memory_reserve_mib, drained)
-    group = {g["name"]: g.get("anti_affinity") for g in guests}
+    group_of = {g["name"]: g["anti_affinity"] for g in guests if g.get("anti_affinity")}
     # guest_migrate checks the group again on the destination, when the move runs.
     moves = [{"guest": name, "source": existing[name], "destination": placement[name],
               "mode": "live" if _state(domains_by_blade, existing[name], name) in LIVE else "cold",
-              "anti_affinity_guests": sorted(other for other, their in group.items()
-                                             if group[name] and their == group[name] and other != name)}
+              "anti_affinity_guests": sorted(other for other, group in group_of.items()
+                                             if other != name and group == group_of.get(name))}
              for name in sorted(moving)]
 
     members = {}

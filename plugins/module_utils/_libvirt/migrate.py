@@ -181,11 +181,12 @@ class Migration(Resource):
             self.dest, self.root, live_root, self._host_cpu(self.src), self._host_cpu(self.dest)
         )
         reasons += checks.machine_refusals(self.dest, self.root)
+        there = self.dest.domains()
         if self.live:
             reasons += checks.capacity_refusals(
-                self.dest, self.fields, self.p["cpu_ratio"], self.p["memory_reserve_mib"]
+                self.dest, there, self.fields, self.p["cpu_ratio"], self.p["memory_reserve_mib"]
             )
-        reasons += checks.anti_affinity_refusals(self.dest, self.p["anti_affinity_guests"])
+        reasons += checks.anti_affinity_refusals(there, self.p["anti_affinity_guests"])
         reasons += checks.network_refusals(self.dest, self.remote, self.fields["nics"])
         others = [path for path in checks.referenced_files(self.fields) if path not in self.seeds]
         reasons += [

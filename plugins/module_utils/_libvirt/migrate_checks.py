@@ -100,11 +100,12 @@ def machine_refusals(dest, root):
 # --- capacity ------------------------------------------------------------------------------
 
 
-def capacity_refusals(dest, fields, cpu_ratio, memory_reserve_mib):
-    """The placement rule (plugin_utils/placement.py) against what runs there now."""
+def capacity_refusals(dest, domains, fields, cpu_ratio, memory_reserve_mib):
+    """The placement rule (plugin_utils/placement.py) against what runs there now
+    (``domains``: the destination's guests)."""
     _model, memory_mib, cpus = dest.conn.getInfo()[:3]  # the Python binding gives MiB
     used_mib, used_vcpus = 0, 0
-    for dom in dest.domains():
+    for dom in domains:
         if dom.isActive():
             info = dom.info()
             used_mib += info[2] // 1024
@@ -125,10 +126,10 @@ def capacity_refusals(dest, fields, cpu_ratio, memory_reserve_mib):
     return reasons
 
 
-def anti_affinity_refusals(dest, apart_from):
+def anti_affinity_refusals(domains, apart_from):
     """The placement rule's anti-affinity: none of ``apart_from`` (the guest's group) may be
-    defined on the destination, running or not, as the placement counts them."""
-    there = {dom.name() for dom in dest.domains()}
+    among ``domains`` (the destination's guests), running or not, as the placement counts them."""
+    there = {dom.name() for dom in domains}
     return [f"{name}, of its anti-affinity group, is defined there" for name in apart_from if name in there]
 
 
