@@ -26,7 +26,7 @@ def plan_tool():
     return module
 
 
-def ansible_module(module, args, host="localhost", check=False, diff=False, timeout=900):
+def ansible_module(module, args, host="localhost", check=False, diff=False, timeout=900, strategy=None):
     """Run openblade.kvm.<module> with ``args`` on ``host``; return its result dict.
 
     ``localhost`` runs with this interpreter (the venv, which has libvirt-python);
@@ -45,7 +45,7 @@ def ansible_module(module, args, host="localhost", check=False, diff=False, time
         argv.append("--check")
     if diff:
         argv.append("--diff")
-    proc, lines = _run_ansible(argv, timeout)
+    proc, lines = _run_ansible(argv, timeout, strategy)
     if len(lines) != 1:
         raise AssertionError(f"ansible wrote {len(lines)} results (rc {proc.returncode})\n"
                              f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}")

@@ -67,6 +67,7 @@ def host(pvs=(), vgs=(), lvs=(), signatures=None, extra=None):
     for row in vgs:
         mine = [entry for entry in lvs if entry["vg_name"] == row["vg_name"]]
         table[tuple(commands.lvs(row["vg_name"]))] = (0, report("lv", mine), "")
+    table[tuple(commands.lvs())] = (0, report("lv", list(lvs)), "")
     for device, found in (signatures or {}).items():
         table[("wipefs", "--no-act", "--json", device)] = (
             0, {"signatures": [{"device": device, "type": kind} for kind in found]}, "")

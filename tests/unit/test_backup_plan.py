@@ -15,7 +15,7 @@ import shlex
 import pytest
 
 from ansible_collections.openblade.kvm.plugins.module_utils._backup import backup as backup_mod
-from ansible_collections.openblade.kvm.plugins.module_utils._backup import names, stream
+from ansible_collections.openblade.kvm.plugins.module_utils._backup import names, stream, target
 from ansible_collections.openblade.kvm.plugins.module_utils._backup.backup import Backup
 from ansible_collections.openblade.kvm.plugins.module_utils._backup.restore import Restore
 from ansible_collections.openblade.kvm.plugins.module_utils._backup.target import BackupSsh
@@ -137,9 +137,11 @@ def target_blade(points=(), listing="", extra_lvs=(), manifests=True):
         + list(extra_lvs)
     )
     table = host(vgs=[vg()], lvs=lvs)
-    table[("sh", "-c", "ls -1 /var/lib/openblade/backups/web1 2>/dev/null; true")] = (0, listing, "")
-    for label, _stamp in points:  # the points' block manifests (none: made before them)
-        table[("test", "-f", f"/var/lib/openblade/backups/web1/{label}/vda.blocks")] = (0 if manifests else 1, "", "")
+    # ``listing``: the guest's directory, one entry a line; with ``manifests``, each point's
+    # directory also holds its block manifest (without: made before there were any).
+    found = [f"d {entry}" for entry in listing.split()]
+    found += [f"f {label}/vda.blocks" for label, _stamp in points if manifests and label in listing.split()]
+    table[tuple(target.listing_argv("/var/lib/openblade/backups/web1"))] = (0, "".join(f"{line}\n" for line in found), "")
     return Blade(table)
 
 
@@ -223,18 +225,13 @@ class Ranges(Sends):
     def __init__(self, monkeypatch):
         super().__init__()
         self.asked = []
-        monkeypatch.setattr(
-            backup_mod.thinmap,
-            "changed_ranges",
-            lambda runner, vg_, pool_, old, new, lock_dir=None: self._ask("changed", old, new),
-        )
-        monkeypatch.setattr(
-            backup_mod.thinmap,
-            "mapped_ranges",
-            lambda runner, vg_, pool_, name, lock_dir=None: self._ask("mapped", name),
-        )
+        monkeypatch.setattr(backup_mod.thinmap, "volume_ranges", self._volume_ranges)
 
     answers = {}  # per kind of question; else this
+
+    def _volume_ranges(self, runner, vg_, pool_, name, since=None, lock_dir=None):
+        mapped = self._ask("mapped", name)
+        return mapped, (self._ask("changed", since, name) if since else None)
 
     def _ask(self, *what):
         self.asked.append(what)
@@ -310,8 +307,10 @@ def test_first_backup_sends_the_allocated_ranges_to_a_new_volume_and_commits_las
     assert snap[:2] == ("lvcreate", "--yes") and "ob_backup_pending" in snap and snap[-1] == f"{VG}/web1-root"
     point = dest.changes()[0]
     assert "--virtualsize" in point and names.INCOMPLETE in point
-    # The point is made good, then the source snapshot the base: the last changes of the run.
-    assert dest.changes()[-2][:6] == (
+    # The point is put away and made good, then the source snapshot the base: the last
+    # changes of the run, each the last command on its blade (deactivated before: no reload).
+    assert dest.changes()[-2] == ("lvchange", "--activate", "n", f"{VG}/bk-web1-vda-b1")
+    assert dest.changes()[-1][:6] == (
         "lvchange",
         "--deltag",
         names.INCOMPLETE,
@@ -319,8 +318,14 @@ def test_first_backup_sends_the_allocated_ranges_to_a_new_volume_and_commits_las
         names.POINT,
         "--addtag",
     )
-    assert src.changes()[-2][:4] == ("lvchange", "--deltag", names.PENDING, "--addtag")
+    assert src.changes()[-1][:4] == ("lvchange", "--deltag", names.PENDING, "--addtag")
     assert real["disks"]["vda"]["sha256"] == DIGEST and real["backups"] == ["b1"]
+    # Each step is timed where it ran; check mode only observed.
+    assert list(real["seconds"]) == [
+        "observe", "snapshot", "vda ranges", "vda point", "vda transfer", "definition", "vda commit"
+    ]
+    assert all(seconds >= 0 for seconds in real["seconds"].values())
+    assert list(checked["seconds"]) == ["observe"]
 
 
 def test_incremental_counts_from_the_base_and_removes_it_after_the_commit(monkeypatch):
@@ -515,7 +520,7 @@ def restore_blades(extra_lvs=(), point_tags=("openblade.kvm", "ob_backup_point")
     store = Blade(host(vgs=[vg()], lvs=[pool(), lv("bk-web1-vda-b1", size=GIB, tags=point_tags)]))
     store.table.update(
         {
-            ("sh", "-c", "ls -1 /var/lib/openblade/backups/web1 2>/dev/null; true"): (0, "b1\n", ""),
+            tuple(target.listing_argv("/var/lib/openblade/backups/web1")): (0, "d b1\nf b1/vda.blocks\n", ""),
             ("cat", "/var/lib/openblade/backups/web1/b1/manifest.json"): (0, MANIFEST, ""),
         }
     )

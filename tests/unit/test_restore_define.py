@@ -14,7 +14,7 @@ import os
 
 import pytest
 
-from ansible_collections.openblade.kvm.plugins.module_utils._backup import definition
+from ansible_collections.openblade.kvm.plugins.module_utils._backup import definition, target
 from ansible_collections.openblade.kvm.plugins.module_utils._backup.restore import Restore
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt import model
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import ReconcileError, reconcile
@@ -88,7 +88,7 @@ def blades(here_lvs=(), peer_answer="blade3\n", name="web1", uuid=UUID, point_ta
     store = Blade(host(vgs=[vg()], lvs=[pool(), lv("bk-web1-vda-b1", size=GIB, tags=point_tags)]))
     manifest = dict(json.loads(MANIFEST), seeds=["/var/lib/libvirt/boot/web1-cidata.iso"], uuid=UUID)
     store.table.update({
-        ("sh", "-c", "ls -1 /var/lib/openblade/backups/web1 2>/dev/null; true"): (0, "b1\n", ""),
+        tuple(target.listing_argv("/var/lib/openblade/backups/web1")): (0, "d b1\nf b1/vda.blocks\n", ""),
         ("cat", f"{DIR}/manifest.json"): (0, json.dumps(manifest), ""),
         ("cat", f"{DIR}/domain.xml"): (0, XML, ""),
         ("cat", f"{DIR}/ledger.json"): (0, '{"office": "10.77.11.20"}\n', ""),

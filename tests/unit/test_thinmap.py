@@ -108,8 +108,8 @@ def test_argv_of_every_command():
 
 def test_mapped_ranges_are_the_blocks_that_hold_data(tmp_path):
     runner = FakeRunner(table())
-    assert thinmap.mapped_ranges(runner, "tm_vg", "pool", "a", lock_dir=str(tmp_path)) == [
-        (0, 3 * K64), (10 * K64, K64), (40 * K64, 2 * K64), (336 * K64, MIB)]
+    assert thinmap.volume_ranges(runner, "tm_vg", "pool", "a", lock_dir=str(tmp_path)) == ([
+        (0, 3 * K64), (10 * K64, K64), (40 * K64, 2 * K64), (336 * K64, MIB)], None)
     assert runner.calls[:2] == [STATUS, RESERVE] and runner.calls[-1] == RELEASE
     # The VG's lock, the one every LVM resource of the collection takes.
     assert (tmp_path / "lvm-tm_vg.lock").exists()
@@ -117,14 +117,17 @@ def test_mapped_ranges_are_the_blocks_that_hold_data(tmp_path):
 
 def test_units_follow_the_pools_data_block_size(tmp_path):
     runner = FakeRunner(table())
-    assert thinmap.mapped_ranges(runner, "tm_vg", "p2", "b", lock_dir=str(tmp_path)) == [
+    assert thinmap.volume_ranges(runner, "tm_vg", "p2", "b", lock_dir=str(tmp_path))[0] == [
         (4 * 4 * K64, 4 * K64), (31 * 4 * K64, 4 * K64)]
 
 
 def test_changed_ranges_leave_out_same_and_merge_nothing_across_gaps(tmp_path):
     runner = FakeRunner(table())
-    assert thinmap.changed_ranges(runner, "tm_vg", "pool", "snap", "a", lock_dir=str(tmp_path)) == [
-        (K64, K64), (40 * K64, 2 * K64), (20 * MIB, MIB)]
+    mapped, changed = thinmap.volume_ranges(runner, "tm_vg", "pool", "a", since="snap", lock_dir=str(tmp_path))
+    assert changed == [(K64, K64), (40 * K64, 2 * K64), (20 * MIB, MIB)]
+    assert mapped == [(0, 3 * K64), (10 * K64, K64), (40 * K64, 2 * K64), (336 * K64, MIB)]
+    # Both from one metadata snapshot, and the thin ids from one lvs.
+    assert [runner.calls.count(call) for call in (RESERVE, RELEASE, THIN_LVS)] == [1, 1, 1]
     kinds = [kind for kind, _span in thinmap.parse_delta(DELTA)]
     assert kinds == ["same", "different", "same", "same", "right_only", "left_only", "same"]
 
@@ -142,7 +145,7 @@ def test_one_snapshot_serves_several_reads_and_is_released_once(tmp_path):
 def test_snapshot_is_released_when_a_read_fails(tmp_path):
     runner = FakeRunner(table(dump_a=(1, "", "bad checksum in metadata index block")))
     with pytest.raises(CommandError, match="bad checksum"):
-        thinmap.mapped_ranges(runner, "tm_vg", "pool", "a", lock_dir=str(tmp_path))
+        thinmap.volume_ranges(runner, "tm_vg", "pool", "a", lock_dir=str(tmp_path))
     assert runner.calls[-1] == RELEASE
 
 
@@ -168,9 +171,9 @@ def test_a_stale_snapshot_is_detected_and_released_before_reserving(tmp_path):
 def test_refusals_name_the_volume_and_the_pool(tmp_path):
     runner = FakeRunner(table())
     with pytest.raises(thinmap.ThinMapError, match="tm_vg/b is in thin pool p2, not pool"):
-        thinmap.mapped_ranges(runner, "tm_vg", "pool", "b", lock_dir=str(tmp_path))
+        thinmap.volume_ranges(runner, "tm_vg", "pool", "b", lock_dir=str(tmp_path))
     with pytest.raises(thinmap.ThinMapError, match="tm_vg/p2 is not a thin volume"):
-        thinmap.mapped_ranges(runner, "tm_vg", "pool", "p2", lock_dir=str(tmp_path))
+        thinmap.volume_ranges(runner, "tm_vg", "pool", "p2", lock_dir=str(tmp_path))
     assert runner.calls.count(RESERVE) == runner.calls.count(RELEASE) == 2
     failed = FakeRunner({STATUS: (0, "0 2097152 thin-pool Fail\n", "")})
     with pytest.raises(thinmap.ThinMapError, match="reports no usable status"):

@@ -31,6 +31,7 @@ and points as they were; the next run removes the leftovers and starts again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -113,6 +114,7 @@ class Backup(Resource):
         )
         self.disks = []
         self.facts = {}
+        self.seconds = {}  # where the run's time went, per step (the result's `seconds`)
         self.warnings = []
 
     def lock(self):
@@ -122,6 +124,27 @@ class Backup(Resource):
     # --- observe ---------------------------------------------------------------------------------
 
     def observe(self):
+        return self._timed("observe", self._observe)()
+
+    @contextlib.contextmanager
+    def _clocked(self, step):
+        """Adds the block's wall time to ``seconds[step]``."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[step] = round(self.seconds.get(step, 0) + time.monotonic() - started, 2)
+
+    def _timed(self, step, action):
+        """``action``, clocked as ``step`` when it runs."""
+
+        def timed():
+            with self._clocked(step):
+                return action()
+
+        return timed
+
+    def _observe(self):
         self.dom = self.hv.lookup(self.name)
         if self.dom is None:
             raise ReconcileError(f"guest {self.name} is not defined on this blade", guest=self.name)
@@ -151,7 +174,7 @@ class Backup(Resource):
         return max(names.created(self.target.points(disk.volume)[label]) for disk in self.disks)
 
     def _find_disks(self):
-        cache = {}
+        self.source_lvs = self.lvm.lvs_by_vg()
         for disk in self.fields["disks"]:
             path = disk["path"]
             if disk["readonly"] or disk["device"] != "disk":
@@ -159,9 +182,7 @@ class Backup(Resource):
             parts = path.split("/") if path else []
             lv = None
             if disk["type"] == "block" and len(parts) == 4 and parts[1] == "dev":
-                if parts[2] not in cache:
-                    cache[parts[2]] = self.lvm.lvs(parts[2]) if parts[2] in self.lvm.vgs() else {}
-                lv = cache[parts[2]].get(parts[3])
+                lv = self.source_lvs.get(parts[2], {}).get(parts[3])
             if lv is None or not lv.is_thin:
                 raise ReconcileError(
                     f"disk {disk['target']} ({path}) of guest {self.name} is not an LVM thin "
@@ -171,7 +192,6 @@ class Backup(Resource):
             self.disks.append(Disk(disk["target"], lv))
         if not self.disks:
             raise ReconcileError(f"guest {self.name} has no writable disk to back up", guest=self.name)
-        self.source_lvs = cache
 
     def _find_base(self, disk):
         lvs = self.source_lvs[disk.lv.vg]
@@ -232,12 +252,12 @@ class Backup(Resource):
             for lv in disk.stale:
                 plan.add(
                     f"remove {lv.full_name}, left pending by an interrupted backup",
-                    lambda lv=lv: self.lvm.run(commands.LVREMOVE.argv(positional=[lv.full_name])),
+                    self._timed("leftovers", lambda lv=lv: self._remove_here(lv)),
                 )
             for lv in self.target.incomplete(disk.volume):
                 plan.add(
                     f"remove {self.target.vg}/{lv.name} on {host}, left incomplete by an interrupted backup",
-                    lambda lv=lv: self.target.remove(lv.name),
+                    self._timed("leftovers", lambda lv=lv: self.target.remove(lv.name)),
                 )
             existing = self.source_lvs[disk.lv.vg].get(disk.snapshot)
             if existing is not None and existing not in disk.stale:
@@ -249,12 +269,12 @@ class Backup(Resource):
             plan.add(
                 f"remove {self.target.backup_dir}/{self.name}/{entry} on {host}, left by an "
                 "interrupted backup",
-                lambda entry=entry: self.target.remove_definition(entry),
+                self._timed("leftovers", lambda entry=entry: self.target.remove_definition(entry)),
             )
         snaps = ", ".join(f"{disk.lv.vg}/{disk.snapshot}" for disk in self.disks)
         plan.add(
             f"take read-only snapshots {snaps} of guest {self.name} (quiesce: {self.quiesce_mode})",
-            self._snapshot,
+            self._timed("snapshot", self._snapshot),
         )
         for disk in self.disks:
             disk.mode = self._mode(disk)
@@ -267,14 +287,14 @@ class Backup(Resource):
         plan.add(
             f"write the definition of {self.name} (domain XML, seed, address ledger entries, "
             f"manifest) to {self.target.definition_dir(self.label)} on {host}",
-            self._definition,
+            self._timed("definition", self._definition),
         )
         for disk in self.disks:
             old = [lv.full_name for lv in disk.old_bases + ([disk.base] if disk.base else [])]
             plan.add(
                 f"mark {self.target.vg}/{disk.point} on {host} verified; make {disk.lv.vg}/{disk.snapshot} "
                 f"the base of the next backup" + (f" and remove {', '.join(old)}" if old else ""),
-                lambda disk=disk: self._commit(disk),
+                self._timed(f"{disk.target} commit", lambda disk=disk: self._commit(disk)),
             )
 
     def _mode(self, disk):
@@ -339,24 +359,27 @@ class Backup(Resource):
         Otherwise every allocated block is (the rest reads as zeros: a known digest).
         """
         vg, pool, size = disk.lv.vg, disk.lv.pool, disk.lv.size
-        mapped = thinmap.mapped_ranges(self.runner, vg, pool, name, self.lock_dir)
         origin = disk.base or (disk.golden[0] if disk.golden else None)
+        mapped, changed = thinmap.volume_ranges(
+            self.runner, vg, pool, name, origin.name if origin else None, self.lock_dir
+        )
         if origin is None:
             return [[offset, length, "d"] for offset, length in mapped], stream.cover(mapped, size)
-        changed = thinmap.changed_ranges(self.runner, vg, pool, origin.name, name, self.lock_dir)
         hashed = changed if disk.base_manifest else mapped
         return stream.with_kinds(changed, mapped, size), stream.cover(hashed, size)
 
     def _send(self, disk):
-        ranges, hashed = self._ranges(disk, disk.snapshot)
+        with self._clocked(f"{disk.target} ranges"):
+            ranges, hashed = self._ranges(disk, disk.snapshot)
         origin = disk.base_point or (disk.golden[1] if disk.golden else None)
         stamp = int(self.clock())
-        path = self.target.create_point(
-            disk.point,
-            disk.lv.size,
-            names.point_tags(disk.volume, disk.target, self.label, self.uuid, stamp),
-            origin,
-        )
+        with self._clocked(f"{disk.target} point"):
+            path = self.target.create_point(
+                disk.point,
+                disk.lv.size,
+                names.point_tags(disk.volume, disk.target, self.label, self.uuid, stamp),
+                origin,
+            )
         source = f"/dev/{disk.lv.vg}/{disk.snapshot}"
         options = stream.receiver_options(
             self.target.blocks_path(self.label, disk.target, partial=True),
@@ -365,11 +388,12 @@ class Backup(Resource):
         )
         # The receiver compares each block it reads back with the source's digest and fails
         # the transfer on the first that differs: the point then stays incomplete.
-        summary = self.transfer(
-            stream.local(stream.python_argv(stream.SENDER, source)),
-            stream.local(stream.remote(self.ssh, stream.python_argv(stream.RECEIVER, path, options))),
-            {"ranges": ranges, "hash": hashed},
-        )
+        with self._clocked(f"{disk.target} transfer"):
+            summary = self.transfer(
+                stream.local(stream.python_argv(stream.SENDER, source)),
+                stream.local(stream.remote(self.ssh, stream.python_argv(stream.RECEIVER, path, options))),
+                {"ranges": ranges, "hash": hashed},
+            )
         blocks = sum(-(-length // stream.DIGEST_BLOCK) for _offset, length in hashed)
         compared = blocks if disk.base_manifest else -(-disk.lv.size // stream.DIGEST_BLOCK)
         if summary["hashed"] != blocks or summary["checked"] != compared:
@@ -459,6 +483,7 @@ class Backup(Resource):
     def _commit(self, disk):
         self.target.finish_point(disk.point, disk.digest)
         full = f"{disk.lv.vg}/{disk.snapshot}"
+        self.lvm.run(commands.LVCHANGE.argv(activate="n", positional=[full]))  # as finish_point
         self.lvm.run(
             commands.LVCHANGE.argv(
                 deltag=names.PENDING,
@@ -467,9 +492,11 @@ class Backup(Resource):
                 positional=[full],
             )
         )
-        self.lvm.run(commands.LVCHANGE.argv(activate="n", positional=[full]))
         for lv in disk.old_bases + ([disk.base] if disk.base else []):
-            self.lvm.run(commands.LVREMOVE.argv(positional=[lv.full_name]))
+            self._remove_here(lv)
+
+    def _remove_here(self, lv):
+        self.lvm.run(commands.LVREMOVE.argv(positional=[lv.full_name]))
 
     # --- retention ---------------------------------------------------------------------------------
 
@@ -491,11 +518,11 @@ class Backup(Resource):
                     plan.add(
                         f"remove backup point {self.target.vg}/{lv.name} on {self.target.host} "
                         "(beyond the retention)",
-                        lambda lv=lv: self.target.remove(lv.name),
+                        self._timed("retention", lambda lv=lv: self.target.remove(lv.name)),
                     )
             plan.add(
                 f"remove {self.target.definition_dir(label)} on {self.target.host} (beyond the retention)",
-                lambda label=label: self.target.remove_definition(label),
+                self._timed("retention", lambda label=label: self.target.remove_definition(label)),
             )
         self.facts["pruned"] = pruned
         self.facts["kept"] = sorted(kept, key=stamps.get)
@@ -512,4 +539,5 @@ class Backup(Resource):
             label=self.label,
             target=self.target.host,
             backups=backups,
+            seconds=self.seconds,
         )

@@ -53,6 +53,13 @@ fd=os.open(os.path.dirname(final),os.O_RDONLY);os.fsync(fd)
 """
 
 
+def listing_argv(directory):
+    """``directory``'s entries and theirs, one ``<type> <relative path>`` per line (type ``d``
+    or ``f``), or nothing when it does not exist."""
+    quoted = shlex.quote(directory)
+    return ["sh", "-c", f"find {quoted} -mindepth 1 -maxdepth 2 -printf '%y %P\\n' 2>/dev/null; true"]
+
+
 def ssh_prefix(host, user, port, identity):
     argv = ssh_base(host, user, port, identity)
     return argv[:1] + _MULTIPLEX + argv[1:]
@@ -95,6 +102,7 @@ class Target:
         self.guest = guest
         self.uuid = uuid
         self.lvs = {}
+        self.files = set()
         self.vg_exists = False
 
     @property
@@ -102,8 +110,9 @@ class Target:
         return self.remote.host
 
     def observe(self):
-        self.vg_exists = self.vg in self.lvm.vgs()
-        self.lvs = self.lvm.lvs(self.vg) if self.vg_exists else {}
+        found = self.lvm.lvs_by_vg()
+        self.lvs = found.get(self.vg, {})
+        self.vg_exists = self.vg in found or self.vg in self.lvm.vgs()  # vgs only for a VG without LVs
 
     def points(self, volume):
         """{label: LV} of the verified points of ``volume``."""
@@ -132,7 +141,8 @@ class Target:
 
     def create_point(self, name, size, point_tags, origin=None):
         """The point being written: a writable snapshot of ``origin`` (a point or the
-        golden image), or a new thin volume; active, grown to ``size``."""
+        golden image), or a new thin volume; grown to ``size``, and active (lvcreate
+        activates it: the snapshot is made without the activation skip flag)."""
         if origin is None:
             argv = commands.LVCREATE.argv(
                 type="thin",
@@ -154,12 +164,14 @@ class Target:
         self.run(argv)
         if origin is not None and origin.size < size:
             self.run(commands.LVEXTEND.argv(size=sizes.argv_bytes(size), positional=[f"{self.vg}/{name}"]))
-        self.run(commands.LVCHANGE.argv(activate="y", positional=[f"{self.vg}/{name}"]))
         return f"/dev/{self.vg}/{name}"
 
     def finish_point(self, name, digest):
-        """One metadata commit makes the point read-only and good; then it is put away."""
+        """The point put away, then one metadata commit makes it read-only and good.
+        Deactivated first, its permission changes without a device-mapper reload (measured
+        on a lab blade: 0.65 s for both commands against 1.4-2.5 s the other way round)."""
         full = f"{self.vg}/{name}"
+        self.run(commands.LVCHANGE.argv(activate="n", positional=[full]))
         self.run(
             commands.LVCHANGE.argv(
                 permission="r",
@@ -169,7 +181,6 @@ class Target:
                 positional=[full],
             )
         )
-        self.run(commands.LVCHANGE.argv(activate="n", positional=[full]))
 
     def blocks_path(self, label, disk, partial=False):
         """The block manifest of point ``label`` of ``disk`` (written by the receiver into the
@@ -177,7 +188,8 @@ class Target:
         return os.path.join(self.definition_dir(label) + (".partial" if partial else ""), f"{disk}.blocks")
 
     def has_file(self, path):
-        return self.remote.run(["test", "-f", path], check=False).rc == 0
+        """Whether ``path``, in this guest's directory, is a file, as :meth:`definitions` found."""
+        return path in self.files
 
     # --- definitions --------------------------------------------------------------------------
 
@@ -185,11 +197,17 @@ class Target:
         return os.path.join(self.backup_dir, self.guest, label)
 
     def definitions(self):
-        """Labels with a complete definition directory, and stale ``.partial`` ones."""
-        out = self.remote.run(
-            ["sh", "-c", f"ls -1 {shlex.quote(os.path.join(self.backup_dir, self.guest))} 2>/dev/null; true"]
-        ).stdout
-        entries = [line.strip() for line in out.splitlines() if line.strip()]
+        """Labels with a complete definition directory, and stale ``.partial`` ones; the
+        files in them (the block manifests) are listed by the same call, for :meth:`has_file`."""
+        directory = os.path.join(self.backup_dir, self.guest)
+        entries = []
+        for line in self.remote.run(listing_argv(directory)).stdout.splitlines():
+            kind, _sep, path = line.partition(" ")
+            if kind == "f" and "/" in path:
+                self.files.add(os.path.join(directory, path))
+            elif kind == "d" and path and "/" not in path:
+                entries.append(path)
+        entries.sort()  # find lists in directory order
         return (
             [entry for entry in entries if not entry.endswith(".partial")],
             [entry for entry in entries if entry.endswith(".partial")],

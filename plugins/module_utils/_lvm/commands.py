@@ -43,8 +43,9 @@ def vgs():
     return VGS.argv(fields=",".join(VG_FIELDS))
 
 
-def lvs(vg):
-    return LVS.argv(fields=",".join(LV_FIELDS), positional=[vg])
+def lvs(vg=None):
+    """The report of ``vg``'s LVs, or of every VG's without one."""
+    return LVS.argv(fields=",".join(LV_FIELDS), positional=[vg] if vg else [])
 
 
 # The pool's internal id of each thin volume (thin_dump and thin_delta name volumes by it);

@@ -155,6 +155,14 @@ class Lvm:
                 found[row["lv_name"]] = LV.from_report(row)
         return found
 
+    def lvs_by_vg(self):
+        """{vg: {name: LV}} of every VG that has a visible LV, from one ``lvs``: a run that
+        would otherwise ask ``vgs`` first saves a command (most of a second on a busy blade)."""
+        found = {}
+        for row in _rows(self.runner.json(commands.lvs()), "lv"):
+            found.setdefault(row["vg_name"], {}).setdefault(row["lv_name"], LV.from_report(row))
+        return found
+
     def thin_ids(self, vg):
         """{name: (pool, thin_id, size)} of the thin volumes of ``vg``."""
         return {

@@ -135,16 +135,12 @@ class ThinMap:
         return clip(coalesce(span for kind, span in parse_delta(text) if kind in CHANGED), size)
 
 
-def mapped_ranges(runner, vg, pool, name, lock_dir=None):
-    """:meth:`ThinMap.mapped` under a metadata snapshot of its own."""
+def volume_ranges(runner, vg, pool, name, since=None, lock_dir=None):
+    """(:meth:`ThinMap.mapped` of ``name``, :meth:`ThinMap.changed` from ``since`` to ``name``
+    or None without ``since``), both read from one metadata snapshot of its own: one
+    reserve and one release, which cost a metadata commit each."""
     with metadata_snapshot(runner, vg, pool, lock_dir) as snap:
-        return snap.mapped(name)
-
-
-def changed_ranges(runner, vg, pool, old, new, lock_dir=None):
-    """:meth:`ThinMap.changed` under a metadata snapshot of its own."""
-    with metadata_snapshot(runner, vg, pool, lock_dir) as snap:
-        return snap.changed(old, new)
+        return snap.mapped(name), (snap.changed(since, name) if since else None)
 
 
 # --- parsing: thin_dump and thin_delta XML, in data blocks, to bytes -------------------------
