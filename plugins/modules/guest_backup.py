@@ -39,6 +39,8 @@ description:
   - What changed means for a backup. A new O(label) always makes a new backup point, even when no byte changed (it then sends nothing, and the point
     still counts for retention), like M(openblade.kvm.lvm_snapshot) with a new label. The same O(label) again, once its backup is complete,
     changes nothing except what the retention prunes. Use a date or a run ID as the label.
+  - With O(retention), the target's points beyond it are removed with their definitions. Only points this module made for this guest (its
+    UUID) are counted, and the newest point, the base of the next backup, is always kept.
   - "What an incremental reads: the MiB blocks its changed ranges touch, once here and once there. Unchanged blocks are not read again, so a
     block that rots on the disk after it was verified is not found by later incrementals; a full backup (a new target, or a restore test)
     reads everything."
@@ -81,17 +83,6 @@ options:
         three times this.
     type: int
     default: 10
-  retention:
-    description:
-      - Which backup points of the guest the target keeps. Keeps the newest point of each of the last C(daily) days, C(weekly) ISO weeks and
-        C(monthly) months that have one (UTC), and always the newest point (the base of the next backup). The others are removed with their
-        definitions. Only points this module made for this guest (its UUID) are counted.
-      - When not given, nothing is pruned.
-    type: dict
-    suboptions:
-      daily: {description: Days to keep a point of., type: int}
-      weekly: {description: ISO weeks to keep a point of., type: int}
-      monthly: {description: Months to keep a point of., type: int}
   seed_dir:
     description: Read-only disks of the guest in this directory (its cloud-init seeds) are backed up with its definition.
     type: path
@@ -103,6 +94,7 @@ options:
 extends_documentation_fragment:
   - openblade.kvm.attributes
   - openblade.kvm.backup
+  - openblade.kvm.retention
 notes:
   - Check mode takes no snapshot and sends nothing. It reserves the pool's metadata snapshot for a moment (and releases it) to estimate the bytes
     each disk would send against the live volume (C(estimated_bytes) in RV(disks)).
@@ -232,12 +224,11 @@ seconds:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.openblade.kvm.plugins.module_utils._backup import retention
 from ansible_collections.openblade.kvm.plugins.module_utils._backup.backup import Backup
 from ansible_collections.openblade.kvm.plugins.module_utils._backup.target import connect, remote_spec
 from ansible_collections.openblade.kvm.plugins.module_utils._libvirt.connection import require_libraries
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import run_module
-
-PERIODS = {"daily": {"type": "int"}, "weekly": {"type": "int"}, "monthly": {"type": "int"}}
 
 
 def argument_spec():
@@ -250,18 +241,15 @@ def argument_spec():
         target_pool={"type": "str"},
         quiesce={"type": "str", "choices": ["try", "required", "off"], "default": "try"},
         quiesce_timeout={"type": "int", "default": 10},
-        retention={"type": "dict", "options": PERIODS},
+        retention=retention.SPEC,
         seed_dir={"type": "path", "default": "/var/lib/libvirt/boot"},
         ledger_dir={"type": "path", "default": "/var/lib/openblade/ipam"},
     )
 
 
 def build(module):
-    params = dict(module.params)
-    if params["retention"] is not None:
-        params["retention"] = {key: value for key, value in params["retention"].items() if value is not None}
     runner, target, hv = connect(module, "target")
-    return Backup(hv, runner, target, params, check_mode=module.check_mode)
+    return Backup(hv, runner, target, module.params, check_mode=module.check_mode)
 
 
 def main():

@@ -22,7 +22,11 @@ description:
   - The repository is created (C(restic init)) when there is none at O(repository).
   - restic reads the whole point, also its unallocated ranges (which read as zeros and cost no upload); its content-defined chunks deduplicate
     what a point shares with the points already copied, so only changed data is sent.
-  - The points' retention on the backup blade does not reach the repository; prune it with C(restic forget --keep-daily ...) if needed.
+  - With O(retention), the repository keeps its own set of points, chosen by the same rule as
+    O(openblade.kvm.guest_backup#module:retention) among the points copied there and those on this blade (by when each point was made,
+    its C(ob_created) tag). A point beyond it is not copied, and the snapshots of the points beyond it are forgotten and the data no
+    other snapshot uses is pruned (C(restic forget --prune) with their IDs), after the copies; check mode lists those snapshots. Without
+    O(retention) nothing is forgotten.
 author: openblade.kvm developers (@openblade)
 options:
   backup_dir:
@@ -32,6 +36,7 @@ options:
 extends_documentation_fragment:
   - openblade.kvm.attributes
   - openblade.kvm.offsite
+  - openblade.kvm.retention
 requirements:
   - lvm2 here.
 seealso:
@@ -53,6 +58,13 @@ EXAMPLES = r"""
     repository: sftp:backup@offsite.example.org:/srv/restic/dc1
     password_file: /etc/openblade/restic-password
     ssh_identity: /root/.ssh/offsite_ed25519
+
+- name: Keep a longer history off site than on the backup blade
+  openblade.kvm.offsite_copy:
+    guest: web1
+    repository: sftp:backup@offsite.example.org:/srv/restic/dc1
+    password: "{{ vault_offsite_restic_password }}"
+    retention: {daily: 14, weekly: 8, monthly: 12}
 """
 
 RETURN = r"""
@@ -77,18 +89,28 @@ pushed:
   returned: when a copy was made
   type: dict
   sample: {"b2/vda": {"snapshot": "4f0c...", "bytes_read": 268435456, "bytes_added": 3211264}}
+kept:
+  description: The points the retention keeps in the repository, oldest first.
+  returned: when O(retention) is given
+  type: list
+  elements: str
+pruned:
+  description: The points whose snapshots were forgotten (or would be, in check mode), oldest first.
+  returned: when O(retention) is given
+  type: list
+  elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.openblade.kvm.plugins.module_utils._backup import offsite
+from ansible_collections.openblade.kvm.plugins.module_utils._backup import offsite, retention
 from ansible_collections.openblade.kvm.plugins.module_utils._reconcile import run_module
 from ansible_collections.openblade.kvm.plugins.module_utils._runner import Runner
 
 
 def main():
     module = AnsibleModule(**offsite.module_kwargs(
-        backup_dir={"type": "path", "default": "/var/lib/openblade/backups"}))
+        backup_dir={"type": "path", "default": "/var/lib/openblade/backups"}, retention=retention.SPEC))
     run_module(module, lambda module: offsite.OffsiteCopy(Runner(module), module.params))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 
 import pytest
@@ -24,7 +25,8 @@ from ansible_collections.openblade.kvm.tests.unit.lvm_host import GIB, VG, host,
 
 REPO = "sftp:backup@10.86.0.3:/srv/restic"
 PASSWORD = "s3cret-canary-password"
-DIGESTS = {"b1": "a1" * 32, "b2": "b2" * 32}
+DIGESTS = {"b1": "a1" * 32, "b2": "b2" * 32, "b3": "b3" * 32, "b4": "b4" * 32}
+DAY = 86400
 UUID = "7d6a3f5e-1c2b-5d4e-9f00-0b1adeb00001"
 
 
@@ -63,7 +65,8 @@ class FakeRestic:
             summary = {"message_type": "summary", "snapshot_id": ident[:8], "total_bytes_processed": GIB, "data_added": 1234}
             return CommandResult(0, json.dumps(summary) + "\n", ""), self.digests.get(feed, "") if feed else ""
         if verb == "forget":
-            self.snapshots = [s for s in self.snapshots if not s["id"].startswith(args[0])]
+            ids = [arg for arg in args if not arg.startswith("--")]
+            self.snapshots = [s for s in self.snapshots if not any(s["id"].startswith(ident) for ident in ids)]
             return CommandResult(0, "", ""), ""
         if verb == "dump":
             return CommandResult(0, "", ""), self.digests[sink]
@@ -79,14 +82,15 @@ def point_lv(label, active=False, digest=None):
     return lv(f"bk-web1-vda-{label}", size=GIB, tags=tags, active=active, skip=True, read_only=True)
 
 
-def target_blade(tmp_path, labels=("b1", "b2"), lvs=None, partial=()):
-    """The backup blade: the points' LVs and their definition directories under tmp_path."""
-    for created, label in enumerate(labels):
+def target_blade(tmp_path, labels=("b1", "b2"), lvs=None, partial=(), apart=1):
+    """The backup blade: the points' LVs and their definition directories under tmp_path,
+    made ``apart`` seconds after each other (b1 at 100 + 0, b2 at 100 + apart...)."""
+    for label in labels:
         directory = tmp_path / "web1" / label
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "domain.xml").write_text("<domain/>")
         (directory / "manifest.json").write_text(json.dumps({
-            "guest": "web1", "created": 100 + created,
+            "guest": "web1", "created": 100 + (int(label[1:]) - 1) * apart,
             "disks": {"vda": {"point": f"{VG}/bk-web1-vda-{label}", "sha256": DIGESTS[label], "size": GIB}}}))
     for label in partial:
         (tmp_path / "web1" / f"{label}.partial").mkdir(parents=True)
@@ -205,7 +209,7 @@ def test_first_copy_initializes_the_repository_and_pushes_every_point_then_nothi
     disk = next(call for call in restic.calls if "--stdin" in call)
     assert disk[5:] == ["backup", "--json", "--quiet", "--stdin", "--stdin-filename", "vda.raw", "--host", "web1",
                         "--tag", "openblade.kvm", "--tag", "ob_guest=web1", "--tag", "ob_point=b1", "--tag", "ob_disk=vda",
-                        "--tag", f"ob_sha256={DIGESTS['b1']}", "--tag", f"ob_size={GIB}"]
+                        "--tag", "ob_created=100", "--tag", f"ob_sha256={DIGESTS['b1']}", "--tag", f"ob_size={GIB}"]
     definition = [call for call in restic.calls if call[5] == "backup" and "--stdin" not in call][0]
     assert definition[-1] == str(tmp_path / "web1" / "b1") and "ob_disk=definition" in definition
     # The points are inactive (activation skipped): each is activated for its read, then put away.
@@ -272,6 +276,48 @@ def test_a_password_file_is_named_as_it_is(tmp_path):
     reconcile(copier(target_blade(tmp_path), restic, tmp_path, password=None, password_file="/etc/openblade/restic"),
               check_mode=True)
     assert {env["RESTIC_PASSWORD_FILE"] for env in restic.envs} == {"/etc/openblade/restic"}
+
+
+def test_the_retention_forgets_the_old_points_after_copying_and_skips_those_beyond_it(tmp_path):
+    labels = ("b1", "b2", "b3", "b4")  # one a day
+    restic = restic_for(labels)
+    reconcile(copier(target_blade(tmp_path, labels=("b1", "b2"), apart=DAY), restic, tmp_path))
+    # Two days later the blade holds b2-b4 (its own retention removed b1); keep two days off site.
+    shutil.rmtree(tmp_path / "web1" / "b1")
+    runner = target_blade(tmp_path, labels=labels[1:], apart=DAY)
+    checked = reconcile(copier(runner, restic, tmp_path, retention={"daily": 2, "weekly": None}), check_mode=True, diff_mode=True)
+    forget = (f"forget the 4 snapshot(s) of web1 point(s) b1, b2 in {REPO} (beyond the retention) and prune the data no other "
+              "snapshot uses")
+    assert checked["actions"] == [*copy_actions(("b3", "b4"), init=False, tmp=tmp_path), forget]
+    assert (checked["kept"], checked["pruned"]) == (["b3", "b4"], ["b1", "b2"])
+    assert checked["diff"]["after"]["copies"] == ["b3/definition", "b3/vda", "b4/definition", "b4/vda"]
+    assert [call[5] for call in restic.calls[-1:]] == ["snapshots"]  # check mode only listed
+    real = reconcile(copier(runner, restic, tmp_path, retention={"daily": 2}))
+    assert real["actions"] == checked["actions"] and real["copies"] == checked["diff"]["after"]["copies"]
+    assert restic.calls[-1][5:7] == ["forget", "--prune"] and len(restic.calls[-1]) == 7 + 4
+    assert sorted(offsite.snap_key(snap) for snap in restic.snapshots) == [
+        ("b3", "definition"), ("b3", "vda"), ("b4", "definition"), ("b4", "vda")]
+    again = reconcile(copier(runner, restic, tmp_path, retention={"daily": 2}))
+    assert (again["changed"], again["actions"]) == (False, [])
+    # A tighter policy: b3 is forgotten, and b2, still on the blade, is not copied back.
+    tighter = reconcile(copier(runner, restic, tmp_path, retention={"daily": 1}))
+    assert tighter["actions"] == [f"forget the 2 snapshot(s) of web1 point(s) b3 in {REPO} (beyond the retention) and prune "
+                                  "the data no other snapshot uses"]
+    assert tighter["copies"] == ["b4/definition", "b4/vda"]
+
+
+def test_a_copy_without_the_created_tag_counts_from_its_snapshot_time():
+    assert offsite.created({"tags": ["openblade.kvm", "ob_created=1717210800"], "time": "2030-01-01T00:00:00Z"}) == 1717210800
+    assert offsite.created({"tags": ["openblade.kvm"], "time": "2024-06-01T03:00:00.123456789+00:00"}) == 1717210800
+    assert offsite.created({"tags": [], "time": "2024-06-01T03:00:00Z"}) == 1717210800
+
+
+@pytest.mark.parametrize("bad", [{"daily": -1}, {"hourly": 3}, {"weekly": "two"}])
+def test_a_bad_retention_is_refused_before_any_command(bad, tmp_path):
+    restic = FakeRestic()
+    with pytest.raises(ValidationError, match=r"^retention"):
+        copier(FakeRunner({}), restic, tmp_path, retention=bad)
+    assert restic.calls == []
 
 
 # --- offsite_check --------------------------------------------------------------------------------------

@@ -626,12 +626,13 @@ def test_overwriting_a_shut_off_guest_discards_then_copies():
     assert checked["actions"][0] == f"discard every block of {VG}/web1-root (the guest's disk, overwritten)"
 
 
-def test_the_target_connection_retries_once_when_its_ssh_master_was_ending():
+@pytest.mark.parametrize("failure", [
+    "mux_client_request_session: read from master failed: Broken pipe",
+    "Failed to connect to new control master",
+])
+def test_the_target_connection_retries_once_when_its_ssh_master_failed(failure):
     class Flaky(FakeRunner):
-        answers = [
-            (255, "", "mux_client_request_session: read from master failed: Broken pipe"),
-            (0, "obt_vg\n", ""),
-        ]
+        answers = [(255, "", failure), (0, "obt_vg\n", "")]
 
         def _execute(self, argv, data):
             self.calls.append(tuple(argv))

@@ -29,6 +29,7 @@ onto new thin volumes and compares their sha256 with the one recorded at backup 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import re
@@ -37,7 +38,7 @@ import shutil
 import subprocess
 import tempfile
 
-from ansible_collections.openblade.kvm.plugins.module_utils._backup import names, stream
+from ansible_collections.openblade.kvm.plugins.module_utils._backup import names, retention, stream
 from ansible_collections.openblade.kvm.plugins.module_utils._backup.target import point_active
 from ansible_collections.openblade.kvm.plugins.module_utils._lock import resource_lock
 from ansible_collections.openblade.kvm.plugins.module_utils._lvm import commands, sizes, tags
@@ -264,13 +265,21 @@ def snapshot_tags(snapshot):
     return {tag.split("=", 1)[0]: tag.split("=", 1)[1] for tag in snapshot.get("tags") or [] if "=" in tag}
 
 
+def snap_key(snapshot):
+    """(label, disk or 'definition') of one of our snapshots, or None for any other."""
+    found_tags = snapshot_tags(snapshot)
+    if tags.MARKER in (snapshot.get("tags") or []) and "ob_point" in found_tags and "ob_disk" in found_tags:
+        return found_tags["ob_point"], found_tags["ob_disk"]
+    return None
+
+
 def pieces(snapshots):
     """{(label, disk or 'definition'): snapshot} of our snapshots, the newest per piece."""
     found = {}
     for snap in sorted(snapshots, key=lambda snap: snap.get("time", "")):
-        found_tags = snapshot_tags(snap)
-        if tags.MARKER in (snap.get("tags") or []) and "ob_point" in found_tags and "ob_disk" in found_tags:
-            found[(found_tags["ob_point"], found_tags["ob_disk"])] = snap
+        key = snap_key(snap)
+        if key is not None:
+            found[key] = snap
     return found
 
 
@@ -298,25 +307,57 @@ class RepositoryResource(Resource):
         return contextlib.nullcontext() if lv.active else point_active(self.lvm, lv.full_name)
 
 
+def created(snapshot):
+    """When the point a snapshot copies was made: its ``ob_created`` tag, else (a copy made
+    before that tag) when the snapshot was taken, in seconds."""
+    stamp = snapshot_tags(snapshot).get("ob_created", "")
+    if stamp.isdigit():
+        return int(stamp)
+    # restic prints nanoseconds, which datetime does not read; whole seconds are enough.
+    text = re.sub(r"\.[0-9]+", "", snapshot.get("time") or "1970-01-01T00:00:00Z").replace("Z", "+00:00")
+    return int(datetime.datetime.fromisoformat(text).timestamp())
+
+
 class OffsiteCopy(RepositoryResource):
-    """Every verified point of ``guest`` on this blade (disks and definition) in the repository."""
+    """Every verified point of ``guest`` on this blade (disks and definition) in the repository,
+    and with a ``retention`` policy, the repository's points beyond it forgotten and pruned."""
 
     def __init__(self, runner, params, run=execute, lock_dir=None):
         super().__init__(runner, params, run, lock_dir)
         self.backup_dir = params.get("backup_dir") or "/var/lib/openblade/backups"
+        self.policy = retention.check(params.get("retention"))
 
     def observe(self):
         self.local = self._local_points()
         self.exists, snapshots = self.restic.snapshots(self.guest)
         self.there = pieces(snapshots)
+        self.ours = [snap for snap in snapshots if snap_key(snap)]
+        self.kept = self._kept()
         return {
             "repository": self.exists,
             "copies": sorted(f"{label}/{disk}" for label, disk in self.there),
         }
 
+    def _kept(self):
+        """The labels the retention keeps, among the points here and those in the repository
+        (all of them without a policy)."""
+        stamps = {}
+        for snap in self.ours:
+            label = snap_key(snap)[0]
+            stamps[label] = max(stamps.get(label, 0), created(snap))
+        stamps.update(self.created)  # the point's own time, where this blade still has it
+        if not self.policy:
+            return set(stamps)
+        self.facts["kept"] = sorted(
+            retention.keep([(stamp, label) for label, stamp in stamps.items()], self.policy), key=stamps.get
+        )
+        self.facts["pruned"] = sorted(set(stamps) - set(self.facts["kept"]), key=stamps.get)
+        return set(self.facts["kept"])
+
     def _local_points(self):
         """{(label, disk or 'definition'): what to push} of the points whose disks are all verified."""
         directory = os.path.join(self.backup_dir, self.guest)
+        self.created = {}
         try:
             entries = sorted(os.listdir(directory))
         except FileNotFoundError:
@@ -342,7 +383,7 @@ class OffsiteCopy(RepositoryResource):
                     break
                 disks[disk] = {"lv": lv, "sha256": digest, "size": lv.size}
             if disks:
-                order[label] = manifest.get("created", 0)
+                self.created[label] = order[label] = manifest.get("created", 0)
                 for disk, info in disks.items():
                     found[(label, disk)] = info
                 found[(label, DEFINITION)] = {"dir": os.path.join(directory, label)}
@@ -351,9 +392,12 @@ class OffsiteCopy(RepositoryResource):
         )
 
     def desired(self, current):
+        pushed = {f"{label}/{disk}" for label, disk in self.local}
         return {
             "repository": True,
-            "copies": sorted(set(current["copies"]) | {f"{label}/{disk}" for label, disk in self.local}),
+            "copies": sorted(
+                copy for copy in set(current["copies"]) | pushed if copy.split("/")[0] in self.kept
+            ),
         }
 
     def plan(self, current, desired):
@@ -362,7 +406,7 @@ class OffsiteCopy(RepositoryResource):
         if not current["repository"]:
             plan.add(f"initialize the encrypted restic repository {url}", self._init)
         for key, info in self.local.items():
-            if key in self.there:
+            if key in self.there or key[0] not in self.kept:  # a point beyond the retention is not copied
                 continue
             label, disk = key
             if disk == DEFINITION:
@@ -376,17 +420,24 @@ class OffsiteCopy(RepositoryResource):
                     "compare the sha256 of what was read with the point's",
                     lambda key=key, info=info: self._push_disk(key, info),
                 )
+        forget = [snap for snap in self.ours if snap_key(snap)[0] not in self.kept]
+        if forget:  # after the copies: a run that fails while copying has removed nothing
+            labels = sorted({snap_key(snap)[0] for snap in forget}, key=self.facts["pruned"].index)
+            ids = [snap["id"] for snap in forget]
+            plan.add(
+                f"forget the {len(ids)} snapshot(s) of {self.guest} point(s) {', '.join(labels)} in {url} "
+                "(beyond the retention) and prune the data no other snapshot uses",
+                lambda: self.restic.run("forget", "--prune", *ids),
+            )
         return plan
 
     def _init(self):
         self.restic.run("init")
 
     def _tags(self, label, disk, *extra):
-        return [
-            arg
-            for tag in (tags.MARKER, f"ob_guest={self.guest}", f"ob_point={label}", f"ob_disk={disk}", *extra)
-            for arg in ("--tag", tag)
-        ]
+        found = (tags.MARKER, f"ob_guest={self.guest}", f"ob_point={label}", f"ob_disk={disk}")
+        found += (f"ob_created={self.created[label]}", *extra)  # the point's time, for the retention
+        return [arg for tag in found for arg in ("--tag", tag)]
 
     def _push_disk(self, key, info):
         label, disk = key

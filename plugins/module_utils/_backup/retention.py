@@ -19,9 +19,14 @@ PERIODS = {
 }
 
 
+# The argument spec of a module's ``retention`` option (guest_backup, offsite_copy).
+SPEC = {"type": "dict", "options": {period: {"type": "int"} for period in PERIODS}}
+
+
 def check(policy):
-    """The policy with every count an integer >= 0; fails naming the bad key."""
-    policy = dict(policy or {})
+    """The policy with every count an integer >= 0 (periods left unset dropped: Ansible
+    gives every suboption); fails naming the bad key."""
+    policy = {key: value for key, value in (policy or {}).items() if value is not None}
     for key in sorted(policy):
         if key not in PERIODS:
             raise ValidationError(

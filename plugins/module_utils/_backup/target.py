@@ -39,7 +39,13 @@ _MULTIPLEX = [
     "ControlPersist=20",
 ]
 
-_MUX_RACE = "mux_client_request_session: read from master failed"
+# What ssh prints when it could not use its multiplex master and exits 255 before the command
+# starts: the master was ending (ControlPersist) as we asked it for a session, or the master
+# this ssh just started died before it connected (OpenSSH's control_persist_detach: fatal).
+_MUX_FAILURES = (
+    "mux_client_request_session: read from master failed",
+    "Failed to connect to new control master",
+)
 
 WRITER = r"""
 import base64,json,os,shutil,sys
@@ -85,9 +91,8 @@ class BackupSsh(SshRunner):
 
     def _execute(self, argv, data):
         result = super()._execute(argv, data)
-        if result.rc == 255 and _MUX_RACE in result.stderr:
-            # The master was ending (ControlPersist) as we asked it for a session: the command
-            # never started, so running it again through a new master is safe.
+        if result.rc == 255 and any(failure in result.stderr for failure in _MUX_FAILURES):
+            # The command never started, so running it again through a new master is safe.
             result = super()._execute(argv, data)
         return result
 

@@ -32,6 +32,7 @@ GUEST = "obo-g1"
 UUID = "7d6a3f5e-1c2b-5d4e-9f00-0b1adeb00014"
 REPO = "/srv/obo-restic"
 MIB = 2**20
+CANARY = "obtcanary" + secrets.token_hex(8)  # also the repository's password
 # Samples every process's argv and environment on the blade until told to stop; the pattern
 # is read from a file, so the sampler's own argv holds no canary.  Detached from the SSH
 # session's stdin too, or the session (and the test) waits for it.
@@ -84,7 +85,7 @@ def verbose(blade, module, args, check=False):
 def test_points_copied_off_site_checked_and_restored_and_the_password_shows_nowhere(trio):
     pair, offsite, repository = trio
     src, dest = pair.src, pair.dest
-    canary = "obtcanary" + secrets.token_hex(8)
+    canary = CANARY
     target = {"target": pair.address(dest, BACKUP[0])}
     first = src.module("guest_backup", dict(target, name=GUEST, label="b1"))
     assert not first.get("failed"), first
@@ -179,3 +180,40 @@ def test_points_copied_off_site_checked_and_restored_and_the_password_shows_nowh
     assert hits == dict.fromkeys(hits, 0), f"canary shown: {hits}"
     assert dest.run("ls -d /run/openblade-restic-* 2>/dev/null", check=False).stdout == ""
     assert int(offsite.run(f"find {REPO}/snapshots -type f | wc -l").stdout) == 4
+
+
+def test_the_retention_forgets_old_points_off_site_and_what_stays_restores(trio):
+    """After the test above (b1 and b2 copied): a third point, and a retention that keeps only
+    the newest day's newest point, so b1 and b2 go, and b3, whose chunks deduplicate against
+    theirs, must still restore whole after the prune."""
+    pair, offsite, repository = trio
+    src, dest = pair.src, pair.dest
+    src.run(f"dd if=/dev/urandom of=/dev/{VG}/{GUEST} bs=1M seek=50 count=1 oflag=direct status=none")
+    third = src.module("guest_backup", {"target": pair.address(dest, BACKUP[0]), "name": GUEST, "label": "b3"})
+    assert not third.get("failed"), third
+    common = {"guest": GUEST, "repository": repository, "password": CANARY, "retention": {"daily": 1}}
+    planned = dest.module("offsite_copy", common, check=True)
+    pruned = dest.module("offsite_copy", common)
+    assert not planned.get("failed") and not pruned.get("failed"), (planned.get("msg"), pruned.get("msg"))
+    assert planned["actions"] == pruned["actions"] == [
+        f"copy backup point {VG}/bk-{GUEST}-vda-b3 ({GUEST} vda at b3) to {repository} and compare the sha256 of "
+        "what was read with the point's",
+        f"copy the definition of {GUEST} point b3 (/var/lib/openblade/backups/{GUEST}/b3) to {repository}",
+        f"forget the 4 snapshot(s) of {GUEST} point(s) b1, b2 in {repository} (beyond the retention) and prune the data "
+        "no other snapshot uses",
+    ]
+    assert (pruned["kept"], pruned["pruned"], pruned["copies"]) == (["b3"], ["b1", "b2"], ["b3/definition", "b3/vda"])
+    assert int(offsite.run(f"find {REPO}/snapshots -type f | wc -l").stdout) == 2
+    again = dest.module("offsite_copy", common)
+    assert (again["changed"], again["actions"]) == (False, []), again
+    # The backup blade still has b1 and b2: the repository's retention is its own.
+    assert third["backups"] == ["b1", "b2", "b3"]
+
+    checked = dest.module("offsite_check", {k: common[k] for k in ("guest", "repository", "password")} | {"read_data_subset": "100%"})
+    assert (checked.get("checked"), checked.get("changed")) == (True, False), checked
+    restore = {k: common[k] for k in ("guest", "repository", "password")} | {"vg": VG, "pool": "pool"}
+    restored = dest.module("offsite_restore", restore)  # the newest point: b3
+    assert not restored.get("failed"), restored.get("msg")
+    digest = lv_digest(dest, f"{VG}/bk-{GUEST}-vda-b3")
+    assert restored["label"] == "b3" and restored["restored"]["vda"]["sha256"] == digest == third["disks"]["vda"]["sha256"]
+    assert blocks_digest(dest, f"/dev/{VG}/{GUEST}-vda-offsite-b3") == digest
