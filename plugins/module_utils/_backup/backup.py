@@ -124,7 +124,8 @@ class Backup(Resource):
     # --- observe ---------------------------------------------------------------------------------
 
     def observe(self):
-        return self._timed("observe", self._observe)()
+        with self._clocked("observe"):
+            return self._observe()
 
     @contextlib.contextmanager
     def _clocked(self, step):
@@ -509,9 +510,8 @@ class Backup(Resource):
                 stamps[label] = max(stamps.get(label, 0), names.created(lv))
         if self.label in backups and self.label not in stamps:
             stamps[self.label] = int(self.clock())
-        kept = retention.keep([(stamp, label) for label, stamp in stamps.items()], self.policy)
-        pruned = sorted(set(stamps) - kept, key=stamps.get)
-        for label in pruned:
+        self.facts["kept"], self.facts["pruned"] = retention.split(stamps, self.policy)
+        for label in self.facts["pruned"]:
             for disk in self.disks:
                 lv = self.target.points(disk.volume).get(label)
                 if lv is not None:
@@ -524,8 +524,6 @@ class Backup(Resource):
                 f"remove {self.target.definition_dir(label)} on {self.target.host} (beyond the retention)",
                 self._timed("retention", lambda label=label: self.target.remove_definition(label)),
             )
-        self.facts["pruned"] = pruned
-        self.facts["kept"] = sorted(kept, key=stamps.get)
 
     def result(self, current, desired, plan, applied):
         warnings = list(plan.warnings) + [w for w in self.warnings if w not in plan.warnings]

@@ -348,10 +348,7 @@ class OffsiteCopy(RepositoryResource):
         stamps.update(self.created)  # the point's own time, where this blade still has it
         if not self.policy:
             return set(stamps)
-        self.facts["kept"] = sorted(
-            retention.keep([(stamp, label) for label, stamp in stamps.items()], self.policy), key=stamps.get
-        )
-        self.facts["pruned"] = sorted(set(stamps) - set(self.facts["kept"]), key=stamps.get)
+        self.facts["kept"], self.facts["pruned"] = retention.split(stamps, self.policy)
         return set(self.facts["kept"])
 
     def _local_points(self):
@@ -362,7 +359,7 @@ class OffsiteCopy(RepositoryResource):
             entries = sorted(os.listdir(directory))
         except FileNotFoundError:
             return {}
-        found, order, vgs = {}, {}, {}
+        found, vgs = {}, {}
         for label in entries:
             if label.endswith(".partial") or not os.path.isfile(
                 os.path.join(directory, label, "manifest.json")
@@ -383,13 +380,12 @@ class OffsiteCopy(RepositoryResource):
                     break
                 disks[disk] = {"lv": lv, "sha256": digest, "size": lv.size}
             if disks:
-                self.created[label] = order[label] = manifest.get("created", 0)
+                self.created[label] = manifest.get("created", 0)
                 for disk, info in disks.items():
                     found[(label, disk)] = info
                 found[(label, DEFINITION)] = {"dir": os.path.join(directory, label)}
-        return dict(
-            sorted(found.items(), key=lambda item: (order[item[0][0]], item[0][0], item[0][1] == DEFINITION))
-        )
+        oldest_first = sorted(found, key=lambda key: (self.created[key[0]], key[0], key[1] == DEFINITION))
+        return {key: found[key] for key in oldest_first}
 
     def desired(self, current):
         pushed = {f"{label}/{disk}" for label, disk in self.local}

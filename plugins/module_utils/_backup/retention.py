@@ -57,3 +57,10 @@ def keep(points, policy):
             seen.append(bucket)
             kept.add(name)
     return kept
+
+
+def split(stamps, policy):
+    """(kept, pruned): the labels of ``stamps`` ({label: created seconds}) the policy keeps and
+    those it does not, each oldest first."""
+    kept = keep([(stamp, label) for label, stamp in stamps.items()], policy)
+    return sorted(kept, key=stamps.get), sorted(set(stamps) - kept, key=stamps.get)
